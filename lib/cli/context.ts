@@ -1,0 +1,68 @@
+import cliProgress from "cli-progress";
+import { createLogger, type Logger, type LogLevel } from "../util/log.js";
+import { noProgress, type ProgressFactory } from "../util/progress.js";
+import { openInstallation, type Installation } from "../install/installation.js";
+
+/** Global options (SPEC section 4), as every command receives them. */
+export interface GlobalOptions {
+  root?: string | undefined;
+  config?: string | undefined;
+  feed?: string | undefined;
+  json?: boolean | undefined;
+  yes?: boolean | undefined;
+  logLevel?: string | undefined;
+  quiet?: boolean | undefined;
+}
+
+/** What a command needs besides its own options: where, how to log, how to show progress. */
+export interface Context {
+  root: string;
+  configPath: string | undefined;
+  feed: string | undefined;
+  json: boolean;
+  yes: boolean;
+  /** Can we ask the user a question? (a TTY on stdin, and not --json) */
+  interactive: boolean;
+  log: Logger;
+  progress: ProgressFactory;
+  /** Human-readable output lines (suppressed by --quiet and --json). */
+  say(line: string): void;
+}
+
+export function createContext(g: GlobalOptions): Context {
+  const json = Boolean(g.json);
+  const quiet = Boolean(g.quiet);
+  const level = (g.logLevel ?? (quiet ? "warn" : "info")) as LogLevel;
+  const showProgress = !json && !quiet && Boolean(process.stderr.isTTY);
+  return {
+    root: g.root ?? process.env.GPM_ROOT ?? process.cwd(),
+    configPath: g.config,
+    feed: g.feed,
+    json,
+    yes: Boolean(g.yes),
+    interactive: !json && Boolean(process.stdin.isTTY),
+    log: createLogger(level),
+    progress: showProgress ? ttyProgress : noProgress,
+    say: (line) => {
+      if (!json && !quiet) process.stdout.write(line + "\n");
+    },
+  };
+}
+
+const ttyProgress: ProgressFactory = (label, total, unit) => {
+  const fmt =
+    unit === "bytes"
+      ? `${label.padEnd(10)} [{bar}] {percentage}% | {value_mb}/{total_mb} MB`
+      : `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} files`;
+  const bar = new cliProgress.SingleBar({ format: fmt, stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  const mb = (n: number): string => (n / 1048576).toFixed(1);
+  bar.start(total, 0, { value_mb: mb(0), total_mb: mb(total) });
+  return {
+    update: (done) => bar.update(done, { value_mb: mb(done), total_mb: mb(total) }),
+    stop: () => bar.stop(),
+  };
+};
+
+export async function open(ctx: Context): Promise<Installation> {
+  return openInstallation({ root: ctx.root, configPath: ctx.configPath, feed: ctx.feed });
+}

@@ -1,0 +1,44 @@
+import { GpmError, Exit, errorMessage } from "../util/errors.js";
+import { installSignalHandlers } from "../util/signals.js";
+import { createContext, type Context, type GlobalOptions } from "./context.js";
+
+/** What a command handler returns: the JSON document's body, human lines, and the exit code. */
+export interface CommandResult {
+  /** Goes into the --json document (merged with `ok` and `command`). */
+  data: Record<string, unknown>;
+  /** Printed on stdout without --json. */
+  lines?: string[];
+  code?: number;
+}
+
+/**
+ * Run one command: build the context, call the handler, print the result (one
+ * JSON document on stdout with --json, else lines), and set the exit code.
+ * Errors become `error: <what happened> — <what to do>` and their exit code.
+ */
+export async function runCommand(command: string, argv: GlobalOptions, handler: (ctx: Context) => Promise<CommandResult>): Promise<void> {
+  installSignalHandlers();
+  const ctx = createContext(argv);
+  let code: number;
+  try {
+    const res = await handler(ctx);
+    code = res.code ?? Exit.OK;
+    if (ctx.json) process.stdout.write(JSON.stringify({ ok: code === Exit.OK, command, exitCode: code, ...res.data }, null, 2) + "\n");
+    else for (const l of res.lines ?? []) ctx.say(l);
+  } catch (err) {
+    code = err instanceof GpmError ? err.code : Exit.ERROR;
+    const message = errorMessage(err);
+    const hint = err instanceof GpmError ? err.hint : "this is a bug in gpm; rerun with --log-level debug and report it";
+    if (!(err instanceof GpmError) || argv.logLevel === "debug") ctx.log.debug({ err }, "stack");
+    if (ctx.json) {
+      const details = err instanceof GpmError && err.details !== undefined ? { details: err.details } : {};
+      process.stdout.write(JSON.stringify({ ok: false, command, exitCode: code, error: { code, message, hint: hint ?? null }, ...details }, null, 2) + "\n");
+    } else {
+      if (err instanceof GpmError && Array.isArray((err.details as { lines?: unknown })?.lines)) {
+        for (const l of (err.details as { lines: string[] }).lines) ctx.say(l);
+      }
+      process.stderr.write(`error: ${message}${hint ? ` — ${hint}` : ""}\n`);
+    }
+  }
+  process.exitCode = code;
+}

@@ -1,0 +1,102 @@
+import os from "node:os";
+import fsp from "node:fs/promises";
+import { GpmError, Exit, errnoCode } from "../util/errors.js";
+import { fsyncDir } from "../util/fsx.js";
+import type { Installation } from "./installation.js";
+import type { Logger } from "../util/log.js";
+
+/**
+ * `.gpm/lock`: one gpm at a time changes an installation. Created with O_EXCL
+ * and holding pid, host and start time, so a second gpm can say who holds it
+ * and since when. A lock whose process is gone (same host, pid not alive) is
+ * taken over with a warning.
+ *
+ * proper-lockfile decides staleness by mtime and needs a timer to refresh it;
+ * here the holder's pid is the truth, which is what an operator can check.
+ */
+export interface LockInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+  command: string;
+}
+
+export interface Lock {
+  info: LockInfo;
+  release(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === "EPERM";
+  }
+}
+
+export async function readLock(inst: Installation): Promise<LockInfo | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(inst.paths.lock, "utf8")) as LockInfo;
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return undefined;
+    // A torn lock (crash between create and write) holds no pid: treat it as stale.
+    return { pid: 0, host: os.hostname(), startedAt: "unknown", command: "unknown" };
+  }
+}
+
+/** Is the lock held by a live process (on this host, or on another one we cannot check)? */
+export function isLive(info: LockInfo): boolean {
+  if (info.pid === process.pid && info.host === os.hostname()) return true;
+  return info.host !== os.hostname() || (info.pid > 0 && alive(info.pid));
+}
+
+export async function acquireLock(inst: Installation, command: string, log: Logger): Promise<Lock> {
+  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const fh = await fsp.open(inst.paths.lock, "wx", 0o644);
+      try {
+        await fh.writeFile(JSON.stringify(info) + "\n");
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsyncDir(inst.paths.gpmDir);
+      return {
+        info,
+        release: async () => {
+          const cur = await readLock(inst);
+          if (cur && cur.pid === info.pid && cur.startedAt === info.startedAt) await fsp.rm(inst.paths.lock, { force: true });
+        },
+      };
+    } catch (err) {
+      if (errnoCode(err) !== "EEXIST") throw err;
+    }
+    const holder = await readLock(inst);
+    if (!holder) continue;
+    if (isLive(holder)) {
+      throw new GpmError(
+        Exit.LOCKED,
+        `another gpm holds the lock: pid ${holder.pid} on ${holder.host} (${holder.command}) since ${holder.startedAt}`,
+        "wait for it to finish; if that process is gone, remove .gpm/lock",
+      );
+    }
+    log.warn({ holder }, `taking over a stale lock of pid ${holder.pid} (process is gone)`);
+    // Rename, not unlink: of two gpm racing for the same stale lock only one rename succeeds.
+    const stale = `${inst.paths.lock}.stale-${process.pid}`;
+    try {
+      await fsp.rename(inst.paths.lock, stale);
+      const moved = JSON.parse(await fsp.readFile(stale, "utf8").catch(() => "{}")) as Partial<LockInfo>;
+      if (moved.pid && moved.pid !== holder.pid && isLive(moved as LockInfo)) {
+        // We raced another taker and moved its fresh lock: put it back (link fails if a third one exists).
+        await fsp.link(stale, inst.paths.lock).catch(() => undefined);
+      }
+      await fsp.rm(stale, { force: true });
+    } catch (err) {
+      if (errnoCode(err) !== "ENOENT") throw err;
+    }
+  }
+  throw new GpmError(Exit.LOCKED, "could not take the lock .gpm/lock", "another gpm is starting; try again");
+}

@@ -1,0 +1,109 @@
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import crypto from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import writeFileAtomic from "write-file-atomic";
+import { errnoCode, fail } from "./errors.js";
+
+/** fsync a folder so that a rename or create inside it survives a power cut. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, "r");
+    await fh.sync();
+  } catch (err) {
+    // Some file systems refuse fsync on a directory; nothing more can be done there.
+    if (!["EINVAL", "EISDIR", "EPERM", "EBADF"].includes(errnoCode(err) ?? "")) throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/**
+ * Write JSON so that readers see the old or the new document, never a torn one,
+ * and so that it is on disk when this returns: write-file-atomic fsyncs the
+ * file and renames it into place; it does not fsync the folder, so we do.
+ */
+export async function writeJsonDurable(file: string, value: unknown, mode?: number): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n", { fsync: true, ...(mode !== undefined ? { mode } : {}) });
+  await fsyncDir(path.dirname(file));
+}
+
+export async function readJson<T = unknown>(file: string): Promise<T> {
+  return JSON.parse(await fsp.readFile(file, "utf8")) as T;
+}
+
+/** Read JSON, or undefined if the file does not exist. A corrupt file is an error naming it. */
+export async function readJsonIfExists<T = unknown>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, "utf8");
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw fail(`${file} is not valid JSON`, "fix or remove the file");
+  }
+}
+
+export async function lstatOrNull(p: string): Promise<fs.Stats | null> {
+  try {
+    return await fsp.lstat(p);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return null;
+    throw err;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return (await lstatOrNull(p)) !== null;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = crypto.createHash("sha256");
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest("hex");
+}
+
+/** True when `child` is `parent` itself or lies beneath it (lexically). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/**
+ * Resolve a relative path from outside input (config value, manifest field)
+ * against `base`, refusing anything that would leave it (invariant 7).
+ */
+export function resolveInside(base: string, rel: string, what: string): string {
+  if (rel.includes("\0")) throw fail(`${what}: contains a NUL byte`);
+  const full = path.resolve(base, rel);
+  if (!isInside(base, full)) throw fail(`${what}: "${rel}" points outside ${base}`);
+  return full;
+}
+
+/** Total size in bytes and count of regular files below `dir` (links not followed). */
+export async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  const walk = async (d: string): Promise<void> => {
+    const entries = await fsp.readdir(d, { withFileTypes: true });
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        files++;
+        bytes += (await fsp.lstat(p)).size;
+      }
+    }
+  };
+  const st = await lstatOrNull(dir);
+  if (!st) return { files, bytes };
+  if (st.isDirectory()) await walk(dir);
+  else if (st.isFile()) return { files: 1, bytes: st.size };
+  return { files, bytes };
+}
