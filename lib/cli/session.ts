@@ -1,0 +1,43 @@
+import type { Context } from "./context.js";
+import { open } from "./context.js";
+import type { Installation } from "../install/installation.js";
+import { acquireLock, readLock, isLive, type Lock } from "../install/lock.js";
+import { recoverInterrupted, needsRecovery, type RecoveryReport } from "../recovery/recover.js";
+import { applyAutoMigrations } from "../migration/runner.js";
+
+export interface Session {
+  inst: Installation;
+  /** What the start-of-command recovery repaired, if anything. */
+  recovered: RecoveryReport | null;
+  /** False when a read-only command runs while another gpm holds the lock. */
+  locked: boolean;
+}
+
+/**
+ * Every command starts here: open the installation, take the lock, finish or
+ * undo an interrupted run (invariant 3), apply pending `auto` migrations, then
+ * do its own work, and release the lock whatever happens.
+ *
+ * `mode: "write"`: the lock is required (exit 5 when another gpm holds it).
+ * `mode: "read"`: the lock is taken only when there is something to repair, so
+ * a read-only command on a healthy root writes nothing; while a live gpm holds
+ * the lock it neither repairs nor migrates (that run's journal is not ours).
+ */
+export async function withInstallation<T>(ctx: Context, command: string, mode: "read" | "write", fn: (s: Session) => Promise<T>): Promise<T> {
+  const inst = await open(ctx);
+  let lock: Lock | null = null;
+  try {
+    if (mode === "write" || (await needsRecovery(inst))) {
+      const holder = mode === "read" ? await readLock(inst) : undefined;
+      if (!(holder && isLive(holder))) lock = await acquireLock(inst, command, ctx.log);
+    }
+    let recovered: RecoveryReport | null = null;
+    if (lock) {
+      recovered = await recoverInterrupted(inst, ctx.log);
+      await applyAutoMigrations(inst, ctx.log);
+    }
+    return await fn({ inst, recovered, locked: lock !== null });
+  } finally {
+    await lock?.release();
+  }
+}
