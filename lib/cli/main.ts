@@ -1,7 +1,12 @@
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { GPM_VERSION } from "../install/installation.js";
 import { versionCommand } from "./commands/version.js";
+import { preflightCommand } from "./commands/preflight.js";
+import { selfUpgradeCommand } from "./commands/self-upgrade.js";
+import { rollbackCommand } from "./commands/rollback.js";
+import { snapshotsCommand } from "./commands/snapshots.js";
+import { verifyCommand } from "./commands/verify.js";
+import { statusCommand } from "./commands/status.js";
 
 /** Parse argv and dispatch. Usage errors exit 2 (SPEC section 4). */
 export async function main(argv: string[]): Promise<void> {
@@ -15,11 +20,11 @@ export async function main(argv: string[]): Promise<void> {
     .option("yes", { alias: "y", type: "boolean", describe: "answer yes to prompts (without a TTY a question is an error)", global: true })
     .option("log-level", { type: "string", choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], describe: "log level (logs go to stderr)", global: true })
     .option("quiet", { type: "boolean", describe: "only errors; no progress", global: true });
-  for (const register of [versionCommand]) y = register(y);
+  for (const register of [preflightCommand, selfUpgradeCommand, rollbackCommand, snapshotsCommand, verifyCommand, statusCommand, versionCommand]) y = register(y);
   await y
     .demandCommand(1, "name a command")
     .strict()
-    .version(GPM_VERSION)
+    .version(false)
     .help()
     .fail((msg, err) => {
       if (err) throw err;

@@ -1,17 +1,120 @@
+import fsp from "node:fs/promises";
+import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { exists } from "../util/fsx.js";
+import { exists, lstatOrNull } from "../util/fsx.js";
+import { GpmError, Exit, errorMessage } from "../util/errors.js";
+import { killPoint } from "../util/seams.js";
+import { readJournal } from "../txn/journal.js";
+import { undoTransaction } from "../txn/transaction.js";
+import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
+import { finalizeUpgrade, removeStagedLeftovers } from "../promote/finalize.js";
+import { readManifest, writeManifest, isValidId, listManifests } from "../stage/manifest.js";
+import { finalizeRollback } from "./rollback.js";
+import { enterRecoveryMode } from "./enter.js";
 
 export interface RecoveryReport {
+  /** One line: what was repaired. */
   summary: string;
+  actions: string[];
 }
 
-/** Is there an interrupted run to repair (a journal, or a maintenance flag of a dead run)? */
+/** Is there an interrupted run to repair (a journal, a maintenance flag of a dead run, staged leftovers)? */
 export async function needsRecovery(inst: Installation): Promise<boolean> {
-  return (await exists(inst.paths.journal)) || (await exists(inst.paths.maintenanceFlag));
+  if ((await exists(inst.paths.journal)) || (await exists(inst.paths.maintenanceFlag))) return true;
+  return (await findLeftovers(inst)).length > 0;
 }
 
-// Filled in with the transaction layer.
-export async function recoverInterrupted(_inst: Installation, _log: Logger): Promise<RecoveryReport | null> {
-  return null;
+/**
+ * Run first by every command that holds the lock (DESIGN invariant 3).
+ * A journal in phase `committed` is finished (the new tree had passed its
+ * checks: all new); any other journal is undone (all old), user/ included
+ * once postUpgrade had started. Then a maintenance flag left by a dead run
+ * comes down and staged leftovers are removed. Every step is idempotent, so
+ * recovery can itself be killed and run again.
+ */
+export async function recoverInterrupted(inst: Installation, log: Logger): Promise<RecoveryReport | null> {
+  const actions: string[] = [];
+  const j = await readJournal(inst);
+  if (j) {
+    const what = `${j.kind} ${j.meta.from ?? "?"} → ${j.meta.to ?? "?"} (${j.manifestId})`;
+    if (j.phase === "committed") {
+      if (j.kind === "upgrade") await finalizeUpgrade(inst, j, { log });
+      else await finalizeRollback(inst, j, log);
+      actions.push(`finished the interrupted ${what}: it had passed its checks`);
+    } else {
+      try {
+        await undoTransaction(inst, j, log, j.postUpgradeStarted && j.kind === "upgrade" ? () => restoreUserAfterPostUpgrade(inst, j.manifestId, log) : undefined);
+      } catch (err) {
+        await enterRecoveryMode(inst, { reason: `undoing the interrupted ${what} failed: ${errorMessage(err)}`, manifest: j.manifestId }, log);
+        throw new GpmError(Exit.RESTORE_FAILED, `could not undo the interrupted ${what}: ${errorMessage(err)}`, "the site is in recovery mode; follow docs/RECOVERY.md");
+      }
+      if (j.kind === "upgrade") {
+        const m = await readManifest(inst, j.manifestId);
+        if (m) {
+          m.status = "failed";
+          m.error = `interrupted during promote (pid ${j.pid}); the previous tree was restored`;
+          m.finishedAt = new Date().toISOString();
+          await writeManifest(inst, m);
+        }
+        await removeStagedLeftovers(inst, j.manifestId, true);
+      }
+      actions.push(`undid the interrupted ${what}: the tree is as it was before it began`);
+    }
+    killPoint("recover:journal-done");
+  }
+  if (await exists(inst.paths.maintenanceFlag)) {
+    // We hold the lock, so whoever raised it is gone.
+    await fsp.rm(inst.paths.maintenanceFlag, { force: true });
+    actions.push(`removed the maintenance flag ${path.relative(inst.root, inst.paths.maintenanceFlag)} left by a dead run`);
+  }
+  for (const id of await findLeftovers(inst)) {
+    const m = await readManifest(inst, id).catch(() => undefined);
+    if (!m || m.status === "staged") {
+      await fsp.rm(path.join(inst.paths.snapshots, id), { recursive: true, force: true });
+      actions.push(`removed the unfinished stage ${id}`);
+    } else {
+      await removeStagedLeftovers(inst, id, m.status === "failed" || m.status === "restored");
+      actions.push(`removed staged leftovers of ${id}`);
+    }
+  }
+  await removeStrayJournalTemps(inst);
+  if (!actions.length) return null;
+  const summary = `repaired an interrupted run: ${actions.join("; ")}`;
+  log.warn({ actions }, summary);
+  return { summary, actions };
 }
+
+/**
+ * Snapshot folders with something a finished run would not leave: a stage
+ * that never reached promote (status staged, or no manifest yet), or the
+ * archive/package of a finished or failed one. Only folders named like a
+ * manifest id and holding a stage's files are considered ours.
+ */
+async function findLeftovers(inst: Installation): Promise<string[]> {
+  const names = await fsp.readdir(inst.paths.snapshots).catch(() => [] as string[]);
+  const journal = await readJournal(inst).catch(() => undefined);
+  const out: string[] = [];
+  const manifests = new Map((await listManifests(inst)).map((m) => [m.id, m]));
+  for (const id of names) {
+    if (!isValidId(id) || journal?.manifestId === id) continue;
+    const dir = path.join(inst.paths.snapshots, id);
+    const hasStageFiles = (await lstatOrNull(path.join(dir, "package.zip"))) || (await lstatOrNull(path.join(dir, "package")));
+    const m = manifests.get(id);
+    if (!m) {
+      if (hasStageFiles) out.push(id);
+      continue;
+    }
+    if (m.status === "staged" || hasStageFiles || ((m.status === "failed" || m.status === "restored") && (await lstatOrNull(path.join(dir, "previous"))))) out.push(id);
+  }
+  return out;
+}
+
+/** write-file-atomic leaves `journal.json.<n>` if killed mid-write: never a journal, always safe to drop. */
+async function removeStrayJournalTemps(inst: Installation): Promise<void> {
+  const base = path.basename(inst.paths.journal);
+  for (const n of await fsp.readdir(inst.paths.gpmDir).catch(() => [] as string[])) {
+    if (n.startsWith(base + ".")) await fsp.rm(path.join(inst.paths.gpmDir, n), { force: true });
+  }
+}
+

@@ -103,3 +103,13 @@ export async function listManifests(inst: Installation): Promise<Manifest[]> {
   }
   return out.sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)));
 }
+
+/**
+ * The manifest that describes the live tree: the newest finalized upgrade to
+ * the installed version (after a rollback, the swapped one holds the other
+ * tree, so it is not it). None for an unmanaged installation.
+ */
+export async function currentManifest(inst: Installation, installed: string | null): Promise<Manifest | undefined> {
+  if (!installed) return undefined;
+  return (await listManifests(inst)).filter((m) => m.status === "finalized" && m.to === installed).pop();
+}

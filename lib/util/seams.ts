@@ -17,3 +17,12 @@ export const KILL_POINTS: string[] = [];
 export function declareKillPoints(...names: string[]): void {
   for (const n of names) if (!KILL_POINTS.includes(n)) KILL_POINTS.push(n);
 }
+
+/** GPM_TEST_KILL_AFTER_MOVES=<n>: SIGKILL right after the n-th move of a transaction. */
+let moves = 0;
+export function killAfterMove(): void {
+  const n = process.env.GPM_TEST_KILL_AFTER_MOVES;
+  if (!n) return;
+  moves++;
+  if (Number(n) === moves) process.kill(process.pid, "SIGKILL");
+}

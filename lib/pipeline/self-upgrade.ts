@@ -1,0 +1,99 @@
+import path from "node:path";
+import semver from "semver";
+import type { Installation } from "../install/installation.js";
+import { requireInstalledVersion } from "../install/installation.js";
+import type { Logger } from "../util/log.js";
+import { withRunLog } from "../util/log.js";
+import type { ProgressFactory } from "../util/progress.js";
+import { blocked } from "../util/errors.js";
+import { releasesBetween } from "../stage/feed.js";
+import { currentManifest, type Manifest } from "../stage/manifest.js";
+import { stageRelease, discardStage } from "../stage/stage.js";
+import { runPreflight, blockingFailures } from "../preflight/index.js";
+import type { CheckResult } from "../preflight/types.js";
+import { readRecoveryFlag } from "../recovery/flag.js";
+import { promoteStage } from "../promote/promote.js";
+import { resolveRelease } from "./resolve-release.js";
+
+export interface SelfUpgradeOptions {
+  version?: string | undefined;
+  dryRun?: boolean;
+  force?: boolean;
+  allowDowngrade?: boolean;
+  ignoreCheck?: string[];
+  log: Logger;
+  progress: ProgressFactory;
+}
+
+export type SelfUpgradeOutcome =
+  | { action: "up-to-date"; installed: string }
+  | { action: "dry-run"; installed: string; target: string; checks: CheckResult[]; files: { count: number; bytes: number }; core: string[] }
+  | { action: "upgraded"; installed: string; target: string; checks: CheckResult[]; manifest: Manifest };
+
+export interface CheckOutcome {
+  installed: string;
+  latest: string;
+  updateAvailable: boolean;
+  releases: { version: string; date: string | null; channel: string; changelog: string }[];
+}
+
+/** `self-upgrade --check`: installed vs available and the changelog in between. Changes nothing. */
+export async function checkForUpdate(inst: Installation, o: { version?: string | undefined; log: Logger }): Promise<CheckOutcome> {
+  const installed = await requireInstalledVersion(inst);
+  const { releases, release } = await resolveRelease(inst, o.version, o.log, false);
+  const between = semver.gt(release.version, installed) ? releasesBetween(releases, installed, release.version, { channel: inst.config.channel }) : [];
+  return {
+    installed,
+    latest: release.version,
+    updateAvailable: semver.gt(release.version, installed),
+    releases: between.map((r) => ({ version: r.version, date: r.date, channel: r.channel, changelog: r.changelog })),
+  };
+}
+
+/**
+ * The pipeline of SPEC section 5 after lock and recovery (the session did
+ * those): version policy, preflight, stage (nothing live touched), then
+ * promote + finalize through the transaction layer.
+ */
+export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Promise<SelfUpgradeOutcome> {
+  const installed = await requireInstalledVersion(inst);
+  const flag = await readRecoveryFlag(inst);
+  if (flag) throw blocked(`the installation is in recovery mode (${flag.reason})`, "roll back or repair it, then `gpm recovery clear`");
+
+  const { release } = await resolveRelease(inst, o.version, o.log);
+  const cmp = semver.compare(release.version, installed);
+  if (cmp === 0) return { action: "up-to-date", installed };
+  if (cmp < 0 && !o.allowDowngrade) {
+    throw blocked(`${release.version} is older than the installed ${installed}`, "pass --allow-downgrade to install an older release");
+  }
+
+  const checks = await runPreflight({ inst, release, log: o.log, installed });
+  const failures = blockingFailures(checks, { ignore: o.ignoreCheck ?? [], force: Boolean(o.force) });
+  if (failures.length) {
+    const first = failures[0]!;
+    throw blocked(
+      `preflight failed: ${failures.map((f) => f.id).join(", ")} — ${first.message}`,
+      first.fix ?? "fix the failing checks (see `gpm preflight`), or --ignore-check ID",
+      { checks, lines: checks.map(formatCheck) },
+    );
+  }
+  for (const w of checks.filter((c) => c.status === "warn")) o.log.warn({ check: w.id }, `${w.id}: ${w.message}`);
+  if (o.force) for (const f of checks.filter((c) => c.status === "fail")) o.log.warn({ check: f.id }, `--force: ignoring failed check ${f.id}: ${f.message}`);
+
+  const stage = await stageRelease(inst, release, { from: installed, log: o.log, progress: o.progress });
+  if (o.dryRun) {
+    await discardStage(inst, stage);
+    return { action: "dry-run", installed, target: release.version, checks, files: stage.manifest.files, core: stage.manifest.core };
+  }
+  const log = withRunLog(o.log, path.join(stage.dir, "log.ndjson"));
+  log.info({ from: installed, to: release.version, id: stage.id }, `promoting ${release.version}`);
+  const previousCore = (await currentManifest(inst, installed))?.core ?? [];
+  const manifest = await promoteStage(inst, stage, { log, previousCore });
+  log.info({ id: manifest.id, downtimeMs: manifest.downtimeMs }, `upgraded ${installed} → ${manifest.to}`);
+  return { action: "upgraded", installed, target: release.version, checks, manifest };
+}
+
+export function formatCheck(c: CheckResult): string {
+  const mark = c.status === "pass" ? "pass" : c.status === "warn" ? "WARN" : "FAIL";
+  return `${mark.padEnd(4)}  ${c.id.padEnd(20)} ${c.message}${c.fix && c.status !== "pass" ? `\n      fix: ${c.fix}` : ""}`;
+}

@@ -1,0 +1,59 @@
+import type { Installation } from "../install/installation.js";
+import { installedVersion, readMetadata, STRUCTURE_VERSION } from "../install/installation.js";
+import { readLock, isLive } from "../install/lock.js";
+import { readJournal } from "../txn/journal.js";
+import { listManifests, snapshotDir, type Manifest } from "../stage/manifest.js";
+import { readJsonIfExists, treeSize } from "../util/fsx.js";
+import { readRecoveryFlag } from "../recovery/flag.js";
+
+export interface StatusReport {
+  root: string;
+  installed: string | null;
+  structureVersion: number;
+  structureCurrent: number;
+  lastUpgrade: { id: string; from: string | null; to: string; at: string | null; status: string } | null;
+  pendingTransaction: { kind: string; manifestId: string; phase: string; pid: number; createdAt: string } | null;
+  lock: { pid: number; host: string; since: string; command: string } | null;
+  maintenance: Record<string, unknown> | null;
+  recovery: { reason: string; createdAt: string; manifest: string | null; quarantined: string[] } | null;
+}
+
+export async function readStatus(inst: Installation): Promise<StatusReport> {
+  const meta = await readMetadata(inst);
+  const manifests = await listManifests(inst);
+  const last = [...manifests].reverse().find((m) => m.status === "finalized" || m.status === "swapped") ?? null;
+  const j = await readJournal(inst).catch(() => undefined);
+  const lock = await readLock(inst);
+  const flag = await readRecoveryFlag(inst);
+  return {
+    root: inst.root,
+    installed: await installedVersion(inst),
+    structureVersion: meta?.structure_version ?? 0,
+    structureCurrent: STRUCTURE_VERSION,
+    lastUpgrade: last && { id: last.id, from: last.from, to: last.to, at: last.finishedAt, status: last.status },
+    pendingTransaction: j ? { kind: j.kind, manifestId: j.manifestId, phase: j.phase, pid: j.pid, createdAt: j.createdAt } : null,
+    lock: lock && isLive(lock) ? { pid: lock.pid, host: lock.host, since: lock.startedAt, command: lock.command } : null,
+    maintenance: (await readJsonIfExists<Record<string, unknown>>(inst.paths.maintenanceFlag).catch(() => ({ unreadable: true }))) ?? null,
+    recovery: flag && { reason: flag.reason, createdAt: flag.createdAt, manifest: flag.manifest, quarantined: flag.quarantined },
+  };
+}
+
+export interface SnapshotRow {
+  id: string;
+  kind: string;
+  from: string | null;
+  to: string;
+  date: string;
+  status: Manifest["status"];
+  size: number;
+  downtimeMs: number | null;
+}
+
+export async function listSnapshots(inst: Installation): Promise<SnapshotRow[]> {
+  const rows: SnapshotRow[] = [];
+  for (const m of await listManifests(inst)) {
+    const { bytes } = await treeSize(snapshotDir(inst, m.id));
+    rows.push({ id: m.id, kind: m.kind, from: m.from, to: m.to, date: m.createdAt, status: m.status, size: bytes, downtimeMs: m.downtimeMs });
+  }
+  return rows;
+}

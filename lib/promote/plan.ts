@@ -1,0 +1,68 @@
+import fsp from "node:fs/promises";
+import path from "node:path";
+import type { Installation } from "../install/installation.js";
+import { preservedNames } from "../install/installation.js";
+import { planMove } from "../txn/transaction.js";
+import { rel, type Move } from "../txn/journal.js";
+import { errnoCode } from "../util/errors.js";
+
+export interface UpgradePlan {
+  moves: Move[];
+  /** Top-level entries swapped: put live from the package, or moved aside because the new release dropped them. */
+  core: string[];
+  dropped: string[];
+  /** clearOnPromote folders whose contents are moved aside. */
+  cleared: string[];
+}
+
+/**
+ * The swap of an upgrade, as whole-entry moves (O(top-level entries), never
+ * O(files)). For each core entry of the package: the live one (if any) goes
+ * to `<snapshot>/previous/`, then the staged one takes its place — per entry,
+ * so each name is missing for one rename at most. Entries that were core in
+ * the installed release and are gone from the new one go to `previous/` too.
+ * Preserved and foreign entries are not in the plan at all (invariant 4); the
+ * contents of clearOnPromote folders are moved to `<snapshot>/cleared/`.
+ */
+export async function planUpgrade(inst: Installation, o: { snapshotDir: string; packageEntries: string[]; previousCore: string[] }): Promise<UpgradePlan> {
+  const snap = rel(inst, o.snapshotDir);
+  const preserved = preservedNames(inst);
+  const core = o.packageEntries.filter((e) => !preserved.has(e)).sort();
+  const dropped = o.previousCore.filter((e) => !preserved.has(e) && !core.includes(e)).sort();
+  await fsp.mkdir(path.join(o.snapshotDir, "previous"), { recursive: true });
+
+  const moves: Move[] = [];
+  for (const e of core) {
+    const aside = await planMove(inst, e, `${snap}/previous/${e}`);
+    if (aside) moves.push(aside);
+    const install = await planMove(inst, `${snap}/package/${e}`, e);
+    if (!install) throw new Error(`staged entry ${e} is missing from ${snap}/package`);
+    moves.push(install);
+  }
+  const droppedPresent: string[] = [];
+  for (const e of dropped) {
+    const aside = await planMove(inst, e, `${snap}/previous/${e}`);
+    if (aside) {
+      moves.push(aside);
+      droppedPresent.push(e);
+    }
+  }
+  const cleared: string[] = [];
+  for (const c of inst.config.clearOnPromote) {
+    if (core.includes(c.split("/")[0]!)) continue; // replaced whole anyway
+    let names: string[];
+    try {
+      names = await fsp.readdir(path.join(inst.root, c));
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
+      throw err;
+    }
+    await fsp.mkdir(path.join(o.snapshotDir, "cleared", c), { recursive: true });
+    for (const n of names) {
+      const m = await planMove(inst, `${c}/${n}`, `${snap}/cleared/${c}/${n}`, true);
+      if (m) moves.push(m);
+    }
+    cleared.push(c);
+  }
+  return { moves, core: [...core, ...droppedPresent].sort(), dropped: droppedPresent, cleared };
+}

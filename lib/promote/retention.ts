@@ -1,0 +1,28 @@
+import fsp from "node:fs/promises";
+import type { Installation } from "../install/installation.js";
+import type { Logger } from "../util/log.js";
+import { listManifests, snapshotDir, type Manifest } from "../stage/manifest.js";
+import { readJournal } from "../txn/journal.js";
+
+/**
+ * Keep the `keep` newest usable snapshots (finalized or swapped: the ones a
+ * rollback can use) and, separately, the `keep` newest records of failed
+ * attempts (already emptied: manifest and log only), so that a run of failed
+ * attempts can never push a good rollback point out. Never deletes the
+ * snapshot an open journal still needs (invariant 6).
+ */
+export async function pruneSnapshots(inst: Installation, log: Logger): Promise<string[]> {
+  const journal = await readJournal(inst);
+  const all = await listManifests(inst);
+  const usable = (m: Manifest): boolean => m.status === "finalized" || m.status === "swapped";
+  const beyond = (list: Manifest[]): Manifest[] => list.slice(0, Math.max(0, list.length - inst.config.keep));
+  const doomed = [...beyond(all.filter(usable)), ...beyond(all.filter((m) => m.status === "failed" || m.status === "restored"))];
+  const removed: string[] = [];
+  for (const m of doomed) {
+    if (journal?.manifestId === m.id) continue;
+    await fsp.rm(snapshotDir(inst, m.id), { recursive: true, force: true });
+    log.info({ id: m.id }, `pruned snapshot ${m.id}`);
+    removed.push(m.id);
+  }
+  return removed;
+}

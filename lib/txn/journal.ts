@@ -1,0 +1,97 @@
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { fail, errnoCode } from "../util/errors.js";
+import { fsyncDir, readJsonIfExists, writeJsonDurable, resolveInside } from "../util/fsx.js";
+import type { Installation } from "../install/installation.js";
+
+/**
+ * One planned move of a whole entry. Paths are relative to the root (POSIX
+ * separators). The entry is identified by (dev, ino), which a rename keeps, so
+ * after a crash we can tell from the disk alone where every entry is: at
+ * `from` (move not made), at `to` (made), or — for a cross-device copy — by
+ * the copy's identity recorded in `copies` before the copy was put in place.
+ */
+export interface Move {
+  from: string;
+  to: string;
+  dev: number;
+  ino: number;
+  /** A move whose entry may vanish on its own (cache contents): absent is not an error. */
+  optional?: boolean;
+}
+
+export type TxKind = "upgrade" | "rollback";
+
+/**
+ * The journal is the single source of truth for a live change. It is written
+ * (file and folder fsynced) BEFORE the first move, so a crash at any instant
+ * after that finds it; and deleted only after the last effect is durable.
+ *
+ * phase
+ *   applying   moves may have been made; recovery undoes them (all old).
+ *   committed  the new tree passed its checks; recovery finishes (all new).
+ *   undoing    an undo began; recovery continues it (undo is idempotent).
+ */
+export interface Journal {
+  version: 1;
+  kind: TxKind;
+  manifestId: string;
+  pid: number;
+  createdAt: string;
+  phase: "applying" | "committed" | "undoing";
+  moves: Move[];
+  /** Identity of cross-device copies, by move index (forward) — see fs-ops. */
+  copies: Record<string, { dev: number; ino: number }>;
+  /** Identity of cross-device copies made while undoing, by move index. */
+  undoCopies: Record<string, { dev: number; ino: number }>;
+  /** The maintenance flag this transaction raised (relative path); undo lowers it. */
+  maintenanceFlag: string | null;
+  /**
+   * Set (durably) just before postUpgrade runs: from then on the release's own
+   * code may have changed user/, so undo also puts user/ back from the snapshot.
+   */
+  postUpgradeStarted: boolean;
+  /** Facts finalize needs if it has to be redone by recovery. */
+  meta: {
+    from: string | null;
+    to: string | null;
+    maintenanceOnAt: string | null;
+    startedAt: string;
+  };
+}
+
+export async function readJournal(inst: Installation): Promise<Journal | undefined> {
+  let j: Journal | undefined;
+  try {
+    j = await readJsonIfExists<Journal>(inst.paths.journal);
+  } catch {
+    throw fail(`${inst.paths.journal} is corrupt`, "see docs/RECOVERY.md for putting entries back by hand");
+  }
+  if (!j) return undefined;
+  if (j.version !== 1 || !Array.isArray(j.moves)) throw fail(`${inst.paths.journal} has an unknown format`, "see docs/RECOVERY.md");
+  // Invariant 7: a journal is input too; none of its paths may leave the root.
+  for (const m of j.moves) {
+    resolveInside(inst.root, m.from, "journal move");
+    resolveInside(inst.root, m.to, "journal move");
+  }
+  if (j.maintenanceFlag) resolveInside(inst.root, j.maintenanceFlag, "journal maintenance flag");
+  return j;
+}
+
+export async function writeJournal(inst: Installation, j: Journal): Promise<void> {
+  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  await writeJsonDurable(inst.paths.journal, j);
+}
+
+/** Remove the journal durably: the transaction is over once this returns. */
+export async function removeJournal(inst: Installation): Promise<void> {
+  try {
+    await fsp.unlink(inst.paths.journal);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+  }
+  await fsyncDir(inst.paths.gpmDir);
+}
+
+export const abs = (inst: Installation, rel: string): string => path.join(inst.root, rel);
+export const rel = (inst: Installation, p: string): string => path.relative(inst.root, p).split(path.sep).join("/");
