@@ -4,6 +4,7 @@ import type { Installation } from "../install/installation.js";
 import { acquireLock, readLock, isLive, type Lock } from "../install/lock.js";
 import { recoverInterrupted, needsRecovery, type RecoveryReport } from "../recovery/recover.js";
 import { applyAutoMigrations } from "../migration/runner.js";
+import { setSeamRoot } from "../util/seams.js";
 
 export interface Session {
   inst: Installation;
@@ -25,6 +26,7 @@ export interface Session {
  */
 export async function withInstallation<T>(ctx: Context, command: string, mode: "read" | "write", fn: (s: Session) => Promise<T>): Promise<T> {
   const inst = await open(ctx);
+  setSeamRoot(inst.root);
   let lock: Lock | null = null;
   try {
     if (mode === "write" || (await needsRecovery(inst))) {

@@ -2,6 +2,7 @@ import os from "node:os";
 import fsp from "node:fs/promises";
 import { GpmError, Exit, errnoCode } from "../util/errors.js";
 import { fsyncDir } from "../util/fsx.js";
+import { killPoint } from "../util/seams.js";
 import type { Installation } from "./installation.js";
 import type { Logger } from "../util/log.js";
 
@@ -52,7 +53,9 @@ export function isLive(info: LockInfo): boolean {
 }
 
 export async function acquireLock(inst: Installation, command: string, log: Logger): Promise<Lock> {
-  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  // A run that only reads or discards (preflight, --dry-run) leaves no trace: the
+  // .gpm/ folder made just for the lock goes with it if nothing else was put there.
+  const madeDir = (await fsp.mkdir(inst.paths.gpmDir, { recursive: true })) !== undefined;
   const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -64,11 +67,13 @@ export async function acquireLock(inst: Installation, command: string, log: Logg
         await fh.close();
       }
       await fsyncDir(inst.paths.gpmDir);
+      killPoint("lock:acquired");
       return {
         info,
         release: async () => {
           const cur = await readLock(inst);
           if (cur && cur.pid === info.pid && cur.startedAt === info.startedAt) await fsp.rm(inst.paths.lock, { force: true });
+          if (madeDir) await fsp.rmdir(inst.paths.gpmDir).catch(() => undefined);
         },
       };
     } catch (err) {

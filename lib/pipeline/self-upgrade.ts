@@ -1,4 +1,6 @@
 import path from "node:path";
+import fsp from "node:fs/promises";
+import { exists } from "../util/fsx.js";
 import semver from "semver";
 import type { Installation } from "../install/installation.js";
 import { requireInstalledVersion } from "../install/installation.js";
@@ -80,9 +82,11 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   for (const w of checks.filter((c) => c.status === "warn")) o.log.warn({ check: w.id }, `${w.id}: ${w.message}`);
   if (o.force) for (const f of checks.filter((c) => c.status === "fail")) o.log.warn({ check: f.id }, `--force: ignoring failed check ${f.id}: ${f.message}`);
 
+  const storeExisted = await exists(inst.paths.snapshots);
   const stage = await stageRelease(inst, release, { from: installed, log: o.log, progress: o.progress });
   if (o.dryRun) {
     await discardStage(inst, stage);
+    if (!storeExisted) await fsp.rmdir(inst.paths.snapshots).catch(() => undefined);
     return { action: "dry-run", installed, target: release.version, checks, files: stage.manifest.files, core: stage.manifest.core };
   }
   const log = withRunLog(o.log, path.join(stage.dir, "log.ndjson"));

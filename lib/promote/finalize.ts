@@ -46,7 +46,9 @@ export async function finalizeUpgrade(
   await endTransaction(inst);
   killPoint("finalize:journal-removed");
   await removeStagedLeftovers(inst, m.id);
-  await pruneSnapshots(inst, o.log);
+  killPoint("finalize:leftovers-removed");
+  // Records mirror the store: pruning removed manifests, so mirror again.
+  if ((await pruneSnapshots(inst, o.log)).length) await mirrorRecords(inst);
   return m;
 }
 

@@ -43,6 +43,7 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
   m.core = plan.core;
   await writeManifest(inst, m);
   timings.plan = Date.now() - t;
+  killPoint("promote:planned");
 
   t = Date.now();
   const j = await beginTransaction(inst, {
@@ -91,6 +92,7 @@ async function runPostUpgrade(inst: Installation, j: Journal, argv: string[], ti
   log.info({ exitCode: out.exitCode }, "postUpgrade finished");
   const why = describeFailure("postUpgrade", argv, out, timeoutMs);
   if (why) throw new SmokeFailed(why);
+  killPoint("promote:post-upgrade-done");
 }
 
 function smokeRecord(s: SmokeResult | null): Manifest["smoke"] {
@@ -120,6 +122,7 @@ async function undoFailedPromote(
     return new GpmError(Exit.RESTORE_FAILED, `upgrade to ${m.to} failed (${reason}) and restoring the previous tree failed: ${errorMessage(undoErr)}`, "the site is in recovery mode; follow docs/RECOVERY.md");
   }
   timings.restore = Date.now() - t;
+  killPoint("promote:restored");
   m.status = cause instanceof SmokeFailed ? "restored" : "failed";
   m.error = reason;
   m.finishedAt = new Date().toISOString();

@@ -1,8 +1,13 @@
 import fsp from "node:fs/promises";
+import path from "node:path";
+import { killPoint } from "../util/seams.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { listManifests, snapshotDir, type Manifest } from "../stage/manifest.js";
 import { readJournal } from "../txn/journal.js";
+
+/** A pruned snapshot on its way out (recovery finishes deleting it). */
+export const PRUNED_PREFIX = ".pruned-";
 
 /**
  * Keep the `keep` newest usable snapshots (finalized or swapped: the ones a
@@ -20,7 +25,13 @@ export async function pruneSnapshots(inst: Installation, log: Logger): Promise<s
   const removed: string[] = [];
   for (const m of doomed) {
     if (journal?.manifestId === m.id) continue;
-    await fsp.rm(snapshotDir(inst, m.id), { recursive: true, force: true });
+    // Out of the store first (one rename), then delete: a run killed mid-delete
+    // must not leave a manifest over a half-deleted tree that a rollback would trust.
+    const trash = path.join(inst.paths.snapshots, `${PRUNED_PREFIX}${m.id}`);
+    await fsp.rm(trash, { recursive: true, force: true });
+    await fsp.rename(snapshotDir(inst, m.id), trash);
+    killPoint("retention:snapshot-moved-aside");
+    await fsp.rm(trash, { recursive: true, force: true });
     log.info({ id: m.id }, `pruned snapshot ${m.id}`);
     removed.push(m.id);
   }

@@ -4,6 +4,7 @@ import type { Installation } from "../install/installation.js";
 import { readAppVersion } from "../install/installation.js";
 import { readJsonIfExists } from "../util/fsx.js";
 import { runProcess, describeFailure } from "./run-process.js";
+import type { FileRecord } from "../stage/files-record.js";
 
 export interface SmokeResult {
   ok: boolean;
@@ -16,7 +17,6 @@ export interface SmokeResult {
   status: number | null;
 }
 
-export type FilesIndex = Record<string, { sha256: string; size: number; mode?: number }>;
 
 /**
  * The smoke check of the promoted tree, still in maintenance:
@@ -35,7 +35,7 @@ export async function smokeCheck(inst: Installation, o: { to: string; core: stri
 
   const version = await readAppVersion(inst);
   if (version !== o.to) return failWith(`the installed version reads as ${version ?? "(none)"}, expected ${o.to}`);
-  const files = (await readJsonIfExists<FilesIndex>(o.filesJson)) ?? {};
+  const files = (await readJsonIfExists<FileRecord>(o.filesJson)) ?? {};
   const core = new Set(o.core);
   for (const [rel, info] of Object.entries(files)) {
     if (!core.has(rel.split("/")[0]!)) continue;

@@ -1,10 +1,10 @@
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
-import { snapshotDir, type Manifest } from "../stage/manifest.js";
-import { readJsonIfExists, sha256File, lstatOrNull } from "../util/fsx.js";
+import type { Manifest } from "../stage/manifest.js";
+import { lstatOrNull } from "../util/fsx.js";
 import { fail } from "../util/errors.js";
-import type { FilesIndex } from "./smoke.js";
+import { compareWithRecord, readFilesRecord, coreFiles } from "../stage/files-record.js";
 
 export interface Drift {
   path: string;
@@ -12,28 +12,18 @@ export interface Drift {
 }
 
 /**
- * Compare the live core files with the manifest's files.json (sha256 of each
- * file as released). Files added under a core entry count as drift too:
- * an upgrade would delete them with the entry.
+ * `gpm verify`: the live core files against the manifest's files.json (sha256
+ * of each file as released). Files added under a core entry count as drift
+ * too: an upgrade replaces the entry whole, so they would go with it.
  */
 export async function verifyTree(inst: Installation, m: Manifest): Promise<{ checked: number; drift: Drift[] }> {
-  const files = await readJsonIfExists<FilesIndex>(path.join(snapshotDir(inst, m.id), "files.json"));
-  if (!files) throw fail(`snapshot ${m.id} has no files.json to verify against`, "it may have been pruned or damaged");
-  const core = new Set(m.core);
-  const drift: Drift[] = [];
-  let checked = 0;
-  const expected = new Set<string>();
-  for (const [rel, info] of Object.entries(files)) {
-    if (!core.has(rel.split("/")[0]!)) continue;
-    expected.add(rel);
-    checked++;
-    const p = path.join(inst.root, rel);
-    const st = await lstatOrNull(p);
-    if (!st || !st.isFile()) drift.push({ path: rel, kind: "missing" });
-    else if (st.size !== info.size || (await sha256File(p)) !== info.sha256) drift.push({ path: rel, kind: "modified" });
-  }
-  for (const entry of core) {
-    for (const rel of await listFiles(inst.root, entry)) if (!expected.has(rel)) drift.push({ path: rel, kind: "added" });
+  const record = await readFilesRecord(inst, m);
+  if (!record) throw fail(`snapshot ${m.id} has no files.json to verify against`, "it may have been pruned or damaged");
+  const core = coreFiles(record, m.core);
+  const { modified, missing, checked } = await compareWithRecord(inst.root, core);
+  const drift: Drift[] = [...modified.map((p) => ({ path: p, kind: "modified" as const })), ...missing.map((p) => ({ path: p, kind: "missing" as const }))];
+  for (const entry of m.core) {
+    for (const rel of await listFiles(inst.root, entry)) if (!(rel in core)) drift.push({ path: rel, kind: "added" });
   }
   return { checked, drift: drift.sort((a, b) => a.path.localeCompare(b.path)) };
 }

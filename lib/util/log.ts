@@ -4,23 +4,46 @@ import { pino, type Logger, type Level, multistream, destination } from "pino";
 export type { Logger };
 export type LogLevel = Level | "silent";
 
+const LABELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+
 /**
- * Logs go to stderr only (stdout is for results and --json), synchronously so
- * that a line written just before a crash or an exit is not lost. A run that
- * changes something also logs to snapshots/<id>/log.ndjson via withRunLog().
+ * stderr gets one readable line per record (`gpm warn: message key=value`),
+ * written synchronously so that a line logged just before a crash or an exit
+ * is not lost; stdout stays for results and --json. The per-run file
+ * (withRunLog) gets the full ndjson records.
  */
+const stderrLines = {
+  write(line: string): void {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      fs.writeSync(2, line);
+      return;
+    }
+    const { level, msg, time: _time, err, ...rest } = rec;
+    const label = LABELS[level as number] ?? "log";
+    const extra = Object.entries(rest)
+      .filter(([, v]) => v !== undefined && typeof v !== "object")
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(" ");
+    const stack = err && typeof err === "object" && "stack" in err ? `\n${String((err as { stack: unknown }).stack)}` : "";
+    fs.writeSync(2, `gpm ${label}: ${String(msg ?? "")}${extra ? `  (${extra})` : ""}${stack}\n`);
+  },
+};
+
 export function createLogger(level: LogLevel = "info"): Logger {
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination({ fd: 2, sync: true }));
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stderrLines);
 }
 
-/** A child logger that also appends every line to `file` (ndjson). */
+/** A logger that also appends every record (debug and up) to `file` as ndjson. */
 export function withRunLog(log: Logger, file: string): Logger {
   const fd = fs.openSync(file, "a");
   const level = log.level as LogLevel;
   return pino(
-    { level: level === "silent" ? "info" : level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+    { level: "debug", base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
     multistream([
-      ...(level === "silent" ? [] : [{ level: level as Level, stream: destination({ fd: 2, sync: true }) }]),
+      ...(level === "silent" ? [] : [{ level: level as Level, stream: stderrLines }]),
       { level: "debug" as Level, stream: destination({ fd, sync: true }) },
     ]),
   );

@@ -28,7 +28,9 @@ async function migrate(ctx: Context, dryRun: boolean) {
   // The plan as it stands before the session: a write session applies the
   // pending `auto` steps first, and those belong in this command's report.
   const before = await planMigrations(await open(ctx)).catch(() => null);
-  return withInstallation(ctx, "migrate-installation", dryRun ? "read" : "write", async ({ inst }) => {
+  // An unmanaged root is left exactly as it is (not even a lock file is written).
+  const mode = dryRun || (before && !before.managed) ? "read" : "write";
+  return withInstallation(ctx, "migrate-installation", mode, async ({ inst }) => {
     const result = await migrateInstallation(inst, { log: ctx.log, dryRun, confirm: (plan) => confirm(ctx, plan) });
     const plan = before && before.managed ? before : result.plan;
     const structure = dryRun ? result.plan.current : result.structure;
