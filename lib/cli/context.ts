@@ -49,19 +49,30 @@ export function createContext(g: GlobalOptions): Context {
   };
 }
 
+/**
+ * One MultiBar for the whole run: download and the user/ snapshot run at the
+ * same time, and two single bars on one terminal would overwrite each other.
+ */
+let multibar: cliProgress.MultiBar | null = null;
 const ttyProgress: ProgressFactory = (label, total, unit) => {
-  const fmt =
-    unit === "bytes"
-      ? `${label.padEnd(10)} [{bar}] {percentage}% | {value_mb}/{total_mb} MB`
-      : `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} files`;
-  const bar = new cliProgress.SingleBar({ format: fmt, stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  multibar ??= new cliProgress.MultiBar(
+    { stream: process.stderr, hideCursor: true, clearOnComplete: false, format: "{label} [{bar}] {percentage}% | {shown}" },
+    cliProgress.Presets.shades_classic,
+  );
   const mb = (n: number): string => (n / 1048576).toFixed(1);
-  bar.start(total, 0, { value_mb: mb(0), total_mb: mb(total) });
+  const shown = (done: number): string => (unit === "bytes" ? `${mb(done)}/${mb(total)} MB` : `${done}/${total} files`);
+  const bar = multibar.create(total, 0, { label: label.padEnd(10), shown: shown(0) });
   return {
-    update: (done) => bar.update(done, { value_mb: mb(done), total_mb: mb(total) }),
+    update: (done) => bar.update(done, { shown: shown(done) }),
     stop: () => bar.stop(),
   };
 };
+
+/** Stop the progress display (before the result is printed). */
+export function stopProgress(): void {
+  multibar?.stop();
+  multibar = null;
+}
 
 export async function open(ctx: Context): Promise<Installation> {
   return openInstallation({ root: ctx.root, configPath: ctx.configPath, feed: ctx.feed });

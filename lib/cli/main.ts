@@ -7,6 +7,8 @@ import { rollbackCommand } from "./commands/rollback.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { verifyCommand } from "./commands/verify.js";
 import { statusCommand } from "./commands/status.js";
+import { recoveryCommand } from "./commands/recovery.js";
+import { migrateInstallationCommand } from "./commands/migrate-installation.js";
 
 /** Parse argv and dispatch. Usage errors exit 2 (SPEC section 4). */
 export async function main(argv: string[]): Promise<void> {
@@ -20,7 +22,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("yes", { alias: "y", type: "boolean", describe: "answer yes to prompts (without a TTY a question is an error)", global: true })
     .option("log-level", { type: "string", choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], describe: "log level (logs go to stderr)", global: true })
     .option("quiet", { type: "boolean", describe: "only errors; no progress", global: true });
-  for (const register of [preflightCommand, selfUpgradeCommand, rollbackCommand, snapshotsCommand, verifyCommand, statusCommand, versionCommand]) y = register(y);
+  for (const register of [preflightCommand, selfUpgradeCommand, rollbackCommand, snapshotsCommand, verifyCommand, statusCommand, recoveryCommand, migrateInstallationCommand, versionCommand]) y = register(y);
   await y
     .demandCommand(1, "name a command")
     .strict()

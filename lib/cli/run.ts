@@ -1,6 +1,6 @@
 import { GpmError, Exit, errorMessage } from "../util/errors.js";
 import { installSignalHandlers } from "../util/signals.js";
-import { createContext, type Context, type GlobalOptions } from "./context.js";
+import { createContext, stopProgress, type Context, type GlobalOptions } from "./context.js";
 
 /** What a command handler returns: the JSON document's body, human lines, and the exit code. */
 export interface CommandResult {
@@ -21,11 +21,12 @@ export async function runCommand(command: string, argv: GlobalOptions, handler: 
   const ctx = createContext(argv);
   let code: number;
   try {
-    const res = await handler(ctx);
+    const res = await handler(ctx).finally(stopProgress);
     code = res.code ?? Exit.OK;
     if (ctx.json) process.stdout.write(JSON.stringify({ ok: code === Exit.OK, command, exitCode: code, ...res.data }, null, 2) + "\n");
     else for (const l of res.lines ?? []) ctx.say(l);
   } catch (err) {
+    stopProgress();
     code = err instanceof GpmError ? err.code : Exit.ERROR;
     const message = errorMessage(err);
     const hint = err instanceof GpmError ? err.hint : "this is a bug in gpm; rerun with --log-level debug and report it";

@@ -5,7 +5,7 @@ import { readJsonIfExists, writeJsonDurable, resolveInside } from "../util/fsx.j
 import { loadConfig, type Config } from "./config.js";
 
 /** gpm's own on-disk layout version (SPEC section 7). Raised by every migration. */
-export const STRUCTURE_VERSION = 1;
+export const STRUCTURE_VERSION = 3;
 export const GPM_VERSION = "0.1.0";
 
 export interface Metadata {
@@ -54,7 +54,9 @@ export async function openInstallation(opts: OpenOptions): Promise<Installation>
   }
   if (!st.isDirectory()) throw fail(`root ${root} is not a directory`, "pass --root DIR pointing at the application's folder");
   const config = await loadConfig(root, opts.configPath);
-  if (opts.feed) config.feed = opts.feed;
+  // --feed is typed relative to where the operator stands; `feed` in gpm.json is relative to the root.
+  if (opts.feed) config.feed = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.feed) ? opts.feed : path.resolve(opts.feed);
+  else if (config.feed && !/^[a-z][a-z0-9+.-]*:\/\//i.test(config.feed)) config.feed = path.resolve(root, config.feed);
   const gpmDir = path.join(root, ".gpm");
   return {
     root,

@@ -1,9 +1,9 @@
-import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { updateMetadata } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { killPoint } from "../util/seams.js";
+import { removeTree } from "../util/fsx.js";
 import { readManifest, writeManifest, snapshotDir, type Manifest } from "../stage/manifest.js";
 import { lowerMaintenanceFlag, endTransaction } from "../txn/transaction.js";
 import type { Journal } from "../txn/journal.js";
@@ -61,5 +61,5 @@ export async function finalizeUpgrade(
 export async function removeStagedLeftovers(inst: Installation, id: string, alsoSnapshot = false): Promise<void> {
   const dir = snapshotDir(inst, id);
   const names = ["package.zip", "package", "cleared", ...(alsoSnapshot ? ["previous", "user"] : [])];
-  for (const n of names) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+  for (const n of names) await removeTree(path.join(dir, n));
 }

@@ -11,12 +11,10 @@ export function versionCommand(y: Argv): Argv {
     (b) => b,
     (argv) =>
       runCommand("version", argv as GlobalOptions, async (ctx) => {
-        let app: string | null = null;
-        try {
-          app = await installedVersion(await open(ctx));
-        } catch {
-          app = null;
-        }
+        // The app's version is a bonus here: `gpm version` answers outside an installation too.
+        const app = await open(ctx)
+          .then(installedVersion)
+          .catch(() => null);
         return { data: { gpm: GPM_VERSION, application: app }, lines: [`gpm ${GPM_VERSION}`, `application ${app ?? "(unknown)"}`] };
       }),
   );
