@@ -107,3 +107,25 @@ export async function treeSize(dir: string): Promise<{ files: number; bytes: num
   else if (st.isFile()) return { files: 1, bytes: st.size };
   return { files, bytes };
 }
+
+/**
+ * rm -rf that also works on trees holding read-only folders (a snapshot of
+ * user/ keeps them read-only): on EACCES/EPERM it makes the folders
+ * owner-writable and tries again. Links are never followed.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await fsp.rm(dir, { recursive: true, force: true });
+    return;
+  } catch (err) {
+    if (!["EACCES", "EPERM", "ENOTEMPTY"].includes(errnoCode(err) ?? "")) throw err;
+  }
+  const unlock = async (d: string): Promise<void> => {
+    await fsp.chmod(d, 0o700).catch(() => undefined);
+    const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await unlock(path.join(d, e.name));
+  };
+  const st = await fsp.lstat(dir).catch(() => null);
+  if (st?.isDirectory()) await unlock(dir);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
