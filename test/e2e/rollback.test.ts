@@ -9,7 +9,7 @@ describe("e2e: rollback, redo, snapshots, status, verify", function () {
   let root: string;
   let feed: string;
   const gpm = (...args: string[]): Promise<RunResult> => runGpm([...args, "--root", root, "--feed", feed]);
-  const json = async (...args: string[]): Promise<Record<string, any>> => {
+  const json = async (...args: string[]): Promise<Record<string, any>> /* eslint-disable-line @typescript-eslint/no-explicit-any -- JSON documents under test */ => {
     const r = await gpm(...args, "--json");
     const doc = JSON.parse(r.stdout); // exactly one JSON document, or this throws
     assert.equal(doc.exitCode, r.code);
