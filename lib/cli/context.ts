@@ -25,7 +25,7 @@ export interface Context {
   interactive: boolean;
   log: Logger;
   progress: ProgressFactory;
-  /** Human-readable output lines (suppressed by --quiet and --json). */
+  /** Human-readable result lines on stdout (none with --json). */
   say(line: string): void;
 }
 
@@ -43,8 +43,9 @@ export function createContext(g: GlobalOptions): Context {
     interactive: !json && Boolean(process.stdin.isTTY),
     log: createLogger(level),
     progress: showProgress ? ttyProgress : noProgress,
+    // --quiet silences logs and progress, not the result: a script still sees what happened.
     say: (line) => {
-      if (!json && !quiet) process.stdout.write(line + "\n");
+      if (!json) process.stdout.write(line + "\n");
     },
   };
 }

@@ -98,6 +98,5 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
 }
 
 export function formatCheck(c: CheckResult): string {
-  const mark = c.status === "pass" ? "pass" : c.status === "warn" ? "WARN" : "FAIL";
-  return `${mark.padEnd(4)}  ${c.id.padEnd(20)} ${c.message}${c.fix && c.status !== "pass" ? `\n      fix: ${c.fix}` : ""}`;
+  return `${c.status.padEnd(4)}  ${c.id.padEnd(20)} ${c.message}${c.fix && c.status !== "pass" ? `\n      fix: ${c.fix}` : ""}`;
 }

@@ -136,6 +136,36 @@ describe("e2e: self-upgrade", function () {
     assert.equal(await treeHash(root), before, "--dry-run left nothing behind, not even an empty snapshots/ or .gpm/");
   });
 
+  it("as root, replaced entries keep the owner and group of the ones they replace", async function () {
+    if (typeof process.getuid !== "function" || process.getuid() !== 0) this.skip();
+    for (const e of ["system", "system/defines.php", "vendor"]) await fsp.lchown(path.join(root, e), 65534, 65534);
+    const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const e of ["system", "system/defines.php", "system/src/Grav.php", "vendor", "vendor/autoload.php"]) {
+      const st = await fsp.lstat(path.join(root, e));
+      assert.deepEqual([st.uid, st.gid], [65534, 65534], e);
+    }
+    assert.equal((await fsp.lstat(path.join(root, "index.php"))).uid, 0, "an entry owned by root stays root's");
+  });
+
+  it("--json prints exactly one document, for success and for each failure", async () => {
+    const bad = await makeFeed(path.join(base, "badfeed"), [{ version: "1.8.0", tree: releaseTree("1.8.0", { smokeExit: 1 }) }]);
+    for (const [args, code] of [
+      [["self-upgrade", "--feed", bad], 4],
+      [["self-upgrade", "--version", "9.9.9", "--feed", feed], 1],
+      [["rollback", "nope"], 1],
+      [["preflight", "--feed", feed], 0],
+      [["status"], 0],
+    ] as [string[], number][]) {
+      const r = await runGpm([...args, "--root", root, "--json"]);
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      const doc = JSON.parse(r.stdout);
+      assert.equal(doc.exitCode, code);
+      assert.equal(doc.ok, code === 0);
+      if (code) assert.equal(typeof doc.error.message, "string");
+    }
+  });
+
   it("five successive upgrades keep exactly three manifests and snapshots", async () => {
     const versions = ["1.8.0", "1.8.1", "1.8.2", "1.8.3", "1.8.4"];
     const f = await makeFeed(path.join(base, "feed5"), versions.map((version) => ({ version })));
