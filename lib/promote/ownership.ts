@@ -16,7 +16,8 @@ export async function keepOwnership(inst: Installation, moves: Move[]): Promise<
     // An install move (package/X -> X) whose X currently exists live.
     if (!m.from.includes("/package/")) continue;
     const live = await lstatOrNull(path.join(inst.root, m.to));
-    if (!live) continue;
+    // Unpacked by this process, the staged tree already has our uid/gid: nothing to do then.
+    if (!live || (live.uid === process.getuid() && live.gid === process.getgid?.())) continue;
     await chownTree(path.join(inst.root, m.from), live.uid, live.gid);
   }
 }

@@ -8,7 +8,7 @@ import { writeManifest, type Manifest } from "../stage/manifest.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction } from "../txn/transaction.js";
 import { writeJournal, rel, type Journal } from "../txn/journal.js";
 import { planUpgrade } from "./plan.js";
-import { smokeCheck, type SmokeResult } from "./smoke.js";
+import { smokeCheck, checkStagedFiles, type SmokeResult } from "./smoke.js";
 import { runProcess, describeFailure } from "./run-process.js";
 import { finalizeUpgrade, removeStagedLeftovers } from "./finalize.js";
 import { keepOwnership } from "./ownership.js";
@@ -40,6 +40,7 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
 
   const plan = await planUpgrade(inst, { snapshotDir: stage.dir, packageEntries: stage.entries, previousCore: o.previousCore });
   await keepOwnership(inst, plan.moves);
+  await checkStagedFiles(path.join(stage.dir, "package"), plan.core, path.join(stage.dir, "files.json"));
   m.core = plan.core;
   await writeManifest(inst, m);
   timings.plan = Date.now() - t;
@@ -68,7 +69,7 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
     if (inst.config.postUpgrade) await runPostUpgrade(inst, j, inst.config.postUpgrade, timings, log);
 
     t = Date.now();
-    smoke = await smokeCheck(inst, { to: m.to, core: plan.core, filesJson: path.join(stage.dir, "files.json") });
+    smoke = await smokeCheck(inst, { to: m.to, installed: plan.moves.filter((mv) => mv.from.startsWith(`${rel(inst, stage.dir)}/package/`)) });
     timings.smoke = Date.now() - t;
     if (abortRequested()) throw new AbortedError(abortRequested()!);
     if (!smoke.ok) throw new SmokeFailed(smoke.reason ?? "smoke check failed");

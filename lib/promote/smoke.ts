@@ -1,8 +1,10 @@
-import fs from "node:fs";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { readAppVersion } from "../install/installation.js";
-import { readJsonIfExists } from "../util/fsx.js";
+import { readJsonIfExists, lstatOrNull } from "../util/fsx.js";
+import { fail } from "../util/errors.js";
+import { holds } from "../txn/fs-ops.js";
+import type { Move } from "../txn/journal.js";
 import { runProcess, describeFailure } from "./run-process.js";
 import type { FileRecord } from "../stage/files-record.js";
 
@@ -19,33 +21,24 @@ export interface SmokeResult {
 
 
 /**
- * The smoke check of the promoted tree, still in maintenance:
- *  1. built in: the installed version now reads as the target, and every file
- *     of files.json under a swapped entry is present with its size (lstat
- *     only: the bytes were hashed as they were unpacked, and a rename does not
- *     change them; `gpm verify` re-hashes on demand);
+ * The smoke check of the promoted tree, still in maintenance (so it costs
+ * O(top-level entries), never O(files): the staged files were checked against
+ * files.json before the flag went up, see checkStagedFiles):
+ *  1. built in: the installed version now reads as the target, and every
+ *     staged entry stands at its live path — the very entry, by identity;
  *  2. the configured command (argv, cwd = root, fresh process, timeout);
  *  3. healthUrl: GET, 2xx within the timeout (header X-GPM-Smoke-Check: 1, so
  *     an application answering 503 in maintenance can let it through).
  */
-export async function smokeCheck(inst: Installation, o: { to: string; core: string[]; filesJson: string }): Promise<SmokeResult> {
+export async function smokeCheck(inst: Installation, o: { to: string; installed: Move[] }): Promise<SmokeResult> {
   const cfg = inst.config.smokeCheck;
   const res: SmokeResult = { ok: true, reason: null, command: cfg?.command ?? null, exitCode: null, output: "", healthUrl: inst.config.healthUrl, status: null };
   const failWith = (reason: string): SmokeResult => ({ ...res, ok: false, reason });
 
   const version = await readAppVersion(inst);
   if (version !== o.to) return failWith(`the installed version reads as ${version ?? "(none)"}, expected ${o.to}`);
-  const files = (await readJsonIfExists<FileRecord>(o.filesJson)) ?? {};
-  const core = new Set(o.core);
-  for (const [rel, info] of Object.entries(files)) {
-    if (!core.has(rel.split("/")[0]!)) continue;
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(path.join(inst.root, rel));
-    } catch {
-      return failWith(`${rel} of the release is missing after the swap`);
-    }
-    if (st.isFile() && st.size !== info.size) return failWith(`${rel} has ${st.size} bytes, the release has ${info.size}`);
+  for (const m of o.installed) {
+    if (!(await holds(path.join(inst.root, m.to), m))) return failWith(`${m.to} of the release is not in place after the swap`);
   }
 
   const timeoutMs = (cfg?.timeoutSec ?? 120) * 1000;
@@ -67,4 +60,20 @@ export async function smokeCheck(inst: Installation, o: { to: string; core: stri
     }
   }
   return res;
+}
+
+/**
+ * Before the maintenance flag goes up: every file of files.json under a core
+ * entry is present in the staged package with its size. The bytes were hashed
+ * as they were unpacked; this catches a stage that something damaged since.
+ */
+export async function checkStagedFiles(packageDir: string, core: string[], filesJson: string): Promise<void> {
+  const files = (await readJsonIfExists<FileRecord>(filesJson)) ?? {};
+  const top = new Set(core);
+  for (const [rel, info] of Object.entries(files)) {
+    if (!top.has(rel.split("/")[0]!)) continue;
+    const st = await lstatOrNull(path.join(packageDir, rel));
+    if (!st) throw fail(`the staged release lacks ${rel}`, "run the upgrade again; the stage is rebuilt from the archive");
+    if (st.isFile() && st.size !== info.size) throw fail(`the staged ${rel} has ${st.size} bytes, files.json says ${info.size}`, "run the upgrade again");
+  }
 }
