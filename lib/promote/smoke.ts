@@ -1,7 +1,8 @@
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { readAppVersion } from "../install/installation.js";
-import { readJsonIfExists, lstatOrNull } from "../util/fsx.js";
+import fs from "node:fs";
+import { readJsonIfExists } from "../util/fsx.js";
 import { fail } from "../util/errors.js";
 import { holds } from "../txn/fs-ops.js";
 import type { Move } from "../txn/journal.js";
@@ -72,8 +73,17 @@ export async function checkStagedFiles(packageDir: string, core: string[], files
   const top = new Set(core);
   for (const [rel, info] of Object.entries(files)) {
     if (!top.has(rel.split("/")[0]!)) continue;
-    const st = await lstatOrNull(path.join(packageDir, rel));
+    // lstatSync: 20,000 awaited lstat calls cost seconds of thread-pool round trips; these cost milliseconds.
+    const st = lstatSyncOrNull(path.join(packageDir, rel));
     if (!st) throw fail(`the staged release lacks ${rel}`, "run the upgrade again; the stage is rebuilt from the archive");
     if (st.isFile() && st.size !== info.size) throw fail(`the staged ${rel} has ${st.size} bytes, files.json says ${info.size}`, "run the upgrade again");
+  }
+}
+
+function lstatSyncOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
   }
 }
