@@ -18,6 +18,8 @@ export interface CommandResult {
  */
 export async function runCommand(command: string, argv: GlobalOptions, handler: (ctx: Context) => Promise<CommandResult>): Promise<void> {
   installSignalHandlers();
+  // stdout piped into `head` and closed: the result is simply not read; never crash over it.
+  process.stdout.on("error", () => undefined);
   const ctx = createContext(argv);
   let code: number;
   try {

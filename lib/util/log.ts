@@ -12,13 +12,25 @@ const LABELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 4
  * is not lost; stdout stays for results and --json. The per-run file
  * (withRunLog) gets the full ndjson records.
  */
+/**
+ * Never let a log line break a run: with stderr piped into `head`, a write
+ * fails with EPIPE, and that must not abort an upgrade or — worse — its undo.
+ */
+function writeStderr(text: string): void {
+  try {
+    fs.writeSync(2, text);
+  } catch {
+    // stderr is gone; the run goes on (its ndjson log, if any, still gets the record)
+  }
+}
+
 const stderrLines = {
   write(line: string): void {
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      fs.writeSync(2, line);
+      writeStderr(line);
       return;
     }
     const { level, msg, time: _time, err, ...rest } = rec;
@@ -28,7 +40,7 @@ const stderrLines = {
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(" ");
     const stack = err && typeof err === "object" && "stack" in err ? `\n${String((err as { stack: unknown }).stack)}` : "";
-    fs.writeSync(2, `gpm ${label}: ${String(msg ?? "")}${extra ? `  (${extra})` : ""}${stack}\n`);
+    writeStderr(`gpm ${label}: ${String(msg ?? "")}${extra ? `  (${extra})` : ""}${stack}\n`);
   },
 };
 
