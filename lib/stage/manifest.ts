@@ -25,7 +25,8 @@ export interface Manifest {
   downtimeMs: number | null;
   smoke: { command: string[] | null; exitCode: number | null; output: string; healthUrl?: string | null; status?: number | null } | null;
   error: string | null;
-  swaps: { at: string; live: string | null }[];
+  /** Each rollback or redo: when, which version went live, and its downtime. */
+  swaps: { at: string; live: string | null; downtimeMs?: number }[];
 }
 
 /** Manifest ids are `[A-Za-z0-9._-]+`; anything else is refused before it can become a path (invariant 7). */

@@ -1,0 +1,189 @@
+/**
+ * Targets, verdicts and the two renderings of the benchmark: bench/RESULTS.md
+ * (a table per size, the machine) and a short console summary.
+ */
+
+export const TARGETS = {
+  downtimeMs: 50,
+  /** Downtime is "flat" when the large release's is at most this much above the small one's. */
+  flatSlackMs: 15,
+  upgradeRatio: 1.3,
+  rollbackMs: 500,
+  rssMB: 200,
+};
+
+/** Manifest phases in pipeline order; anything else the manifest holds is listed after them. */
+const PHASES = ["download", "verify", "extract", "snapshot", "flush", "manifest", "plan", "journal", "swap", "postUpgrade", "smoke", "restore", "finalize"];
+const NOTES = {
+  download: "copy of the zip (feed is a file path), hashed as it streams",
+  verify: "sha256 compare (+ signature)",
+  extract: "safe unzip, every file hashed as written, files.json",
+  snapshot: "user/ copied to the snapshot — runs concurrently with download → extract",
+  flush: "`sync -f` of the snapshot's file system",
+  manifest: "php version, plugin list, manifest",
+  plan: "swap plan: top-level entries",
+  journal: "plan journaled (one fsync)",
+  swap: "renames — inside downtime",
+  smoke: "built-in check (files present) + smokeCheck (null here) — inside downtime",
+  finalize: "metadata, flag off, manifest — flag off is inside downtime",
+};
+
+const bestDowntime = (r) => (r.upgrade.downtimes.some((d) => d === null) ? null : Math.min(...r.upgrade.downtimes));
+const baselineMs = (r) => (r.baseline.unzipMs === null ? null : r.baseline.unzipMs + r.baseline.cpMs);
+const baselineCpuMs = (r) => (r.baseline.unzipCpuMs === null || r.baseline.cpCpuMs === null ? null : r.baseline.unzipCpuMs + r.baseline.cpCpuMs);
+const maxRss = (r) => Math.max(r.upgrade.rssMB, r.rollback.rssMB, r.redo.rssMB);
+
+/** One verdict per target and size (plus the cross-size flatness). */
+export function evaluate(results) {
+  const out = [];
+  for (const r of results) {
+    const base = baselineMs(r);
+    const down = bestDowntime(r);
+    out.push({ size: r.name, target: `downtime ≤ ${TARGETS.downtimeMs} ms`, value: `${down} ms`, pass: down !== null && down <= TARGETS.downtimeMs });
+    out.push({
+      size: r.name,
+      target: `self-upgrade ≤ ${TARGETS.upgradeRatio} × baseline`,
+      value: base === null ? "no unzip on PATH" : `${s(r.upgrade.ms)} vs ${s(base)} (${(r.upgrade.ms / base).toFixed(2)}×)`,
+      pass: base === null ? null : r.upgrade.ms <= TARGETS.upgradeRatio * base,
+    });
+    out.push({ size: r.name, target: `rollback ≤ ${TARGETS.rollbackMs / 1000} s (whole process)`, value: s(r.rollback.ms), pass: r.rollback.ms <= TARGETS.rollbackMs });
+    const rss = maxRss(r);
+    out.push({ size: r.name, target: `peak RSS ≤ ${TARGETS.rssMB} MB`, value: `${rss.toFixed(0)} MB`, pass: rss <= TARGETS.rssMB });
+  }
+  const small = results.find((r) => r.name === "2k");
+  const large = results.find((r) => r.name === "20k");
+  if (small && large) {
+    const [a, b] = [bestDowntime(small), bestDowntime(large)];
+    out.push({ size: "2k → 20k", target: `downtime flat (20k ≤ 2k + ${TARGETS.flatSlackMs} ms)`, value: `${a} → ${b} ms`, pass: a !== null && b !== null && b - a <= TARGETS.flatSlackMs });
+  }
+  return out;
+}
+
+const s = (ms) => (ms === null || ms === undefined ? "n/a" : `${(ms / 1000).toFixed(2)} s`);
+const ms = (x) => (x === null || x === undefined ? "n/a" : `${Math.round(x)} ms`);
+const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
+const n = (x) => x.toLocaleString("en-US");
+const mark = (pass) => (pass === null ? "n/a" : pass ? "pass" : "**FAIL**");
+
+function orderedPhases(timings) {
+  const keys = Object.keys(timings ?? {});
+  return [...PHASES.filter((k) => keys.includes(k)), ...keys.filter((k) => !PHASES.includes(k)).sort()];
+}
+
+/**
+ * The critical path of the upgrade from its timings: the package branch
+ * (download → verify → extract) and the user/ copy run side by side, the rest
+ * one after the other. What the process spent outside the phases (node
+ * start, preflight, feed, cleanup and pruning after finalize) is the rest.
+ */
+function criticalPath(t) {
+  const pkg = (t.download ?? 0) + (t.verify ?? 0) + (t.extract ?? 0);
+  const staged = Math.max(pkg, t.snapshot ?? 0);
+  const after = ["flush", "manifest", "plan", "journal", "swap", "postUpgrade", "smoke", "finalize"].reduce((a, k) => a + (t[k] ?? 0), 0);
+  return { pkg, staged, total: staged + after };
+}
+
+/** One sentence: the biggest phases, and what sits inside the downtime window. */
+function whereTimeGoes(r) {
+  const t = r.manifest.timings ?? {};
+  const top = orderedPhases(t)
+    .filter((k) => t[k] > 0)
+    .sort((a, b) => t[b] - t[a])
+    .slice(0, 3)
+    .map((k) => `${k} ${n(t[k])} ms${k === "snapshot" ? " (concurrent with download → extract)" : ""}`);
+  const inWindow = ["swap", "postUpgrade", "smoke"].filter((k) => t[k] !== undefined).map((k) => `${k} ${t[k]} ms`);
+  return `${top.join(", ")}; inside the ${r.manifest.downtimeMs} ms downtime of that round: ${inWindow.join(", ")} (+ flag, journal commit, metadata).`;
+}
+
+function sizeSection(r, verdicts) {
+  const t = r.manifest.timings ?? {};
+  const cp = criticalPath(t);
+  const lines = [];
+  lines.push(`## ${r.name}: release ${n(r.release.files)} files / ${mb(r.release.bytes)} (zip ${mb(r.release.zipBytes)}), user/ ${n(r.user.files)} files / ${mb(r.user.bytes)}`);
+  lines.push("");
+  lines.push("Manifest timings of the upgrade (`snapshots/<id>/manifest.json`):");
+  lines.push("");
+  lines.push("| phase | ms | what |");
+  lines.push("|---|--:|---|");
+  for (const k of orderedPhases(t)) lines.push(`| ${k} | ${n(t[k])} | ${NOTES[k] ?? ""} |`);
+  lines.push(`| *critical path* | ${n(cp.total)} | max(download+verify+extract = ${n(cp.pkg)}, snapshot = ${n(t.snapshot ?? 0)}) + the phases after it |`);
+  lines.push(`| *outside the phases* | ${n(Math.round(r.upgrade.ms - cp.total))} | whole process − critical path: node start, config, feed, preflight, cleanup and pruning after finalize |`);
+  lines.push("");
+  lines.push(`Where the time goes: ${whereTimeGoes(r)}`);
+  lines.push("");
+  const v = (target) => verdicts.find((x) => x.size === r.name && x.target.startsWith(target));
+  const base = baselineMs(r);
+  const baseCpu = baselineCpuMs(r);
+  const row = (what, wall, cpu, target = "", result = "") => lines.push(`| ${what} | ${wall} | ${cpu === undefined ? "" : s(cpu)} | ${target} | ${result} |`);
+  lines.push("| measure | wall | CPU | target | result |");
+  lines.push("|---|--:|--:|---|---|");
+  row(`downtime, maintenance flag on → off (rounds: ${r.upgrade.downtimes.join(", ")} ms)`, ms(bestDowntime(r)), undefined, `≤ ${TARGETS.downtimeMs} ms`, mark(v("downtime").pass));
+  row(
+    `\`gpm self-upgrade\`, whole process (rounds: ${r.upgrade.all.map((x) => (x / 1000).toFixed(1)).join(", ")} s)`,
+    s(r.upgrade.ms),
+    r.upgrade.cpuMs,
+    `≤ ${TARGETS.upgradeRatio} × baseline${base === null ? "" : ` = ${s(TARGETS.upgradeRatio * base)}`}`,
+    `${mark(v("self-upgrade").pass)}${base === null ? "" : ` (${(r.upgrade.ms / base).toFixed(2)}×; CPU ${baseCpu === null || r.upgrade.cpuMs === null ? "n/a" : `${(r.upgrade.cpuMs / baseCpu).toFixed(2)}×`})`}`,
+  );
+  row("baseline: `unzip -q` the release", s(r.baseline.unzipMs), r.baseline.unzipCpuMs);
+  row("baseline: `cp -a user/`", s(r.baseline.cpMs), r.baseline.cpCpuMs);
+  row("(baseline's dirty pages: `sync` afterwards, not counted)", s(r.baseline.syncMs));
+  row(`\`gpm rollback\`, whole process (best of ${r.rollback.samples})`, s(r.rollback.ms), r.rollback.cpuMs, `≤ ${TARGETS.rollbackMs / 1000} s`, mark(v("rollback").pass));
+  row("rollback downtime", ms(r.rollback.downtimeMs));
+  row(`\`gpm rollback <id>\` (redo), whole process (best of ${r.redo.samples})`, s(r.redo.ms), r.redo.cpuMs);
+  row("redo downtime", ms(r.redo.downtimeMs));
+  row("`gpm status`, whole process (the start-up floor of any command)", s(r.status.ms), r.status.cpuMs);
+  row("peak RSS: self-upgrade / rollback / redo", `${[r.upgrade.rssMB, r.rollback.rssMB, r.redo.rssMB].map((x) => x.toFixed(0)).join(" / ")} MB`, undefined, `≤ ${TARGETS.rssMB} MB`, mark(v("peak RSS").pass));
+  lines.push("");
+  return lines.join("\n");
+}
+
+export function renderMarkdown({ machine: m, results, verdicts, seconds }) {
+  const lines = [];
+  lines.push("# Benchmark results");
+  lines.push("");
+  lines.push(`Written by \`npm run bench\` (bench/run.mjs) on ${m.date}, in ${seconds.toFixed(0)} s.`);
+  lines.push("");
+  lines.push(`Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB.toFixed(1)} GiB RAM, ${m.os}, Node ${m.node}; work folder \`${m.work}\` on ${m.fsType};`);
+  lines.push(`1-minute load average ${m.load.start.toFixed(1)} at the start, ${m.load.end.toFixed(1)} at the end${m.load.start > m.nproc || m.load.end > m.nproc ? " (**a busy machine: other processes shared the CPUs, so every figure is inflated**)" : ""};`);
+  lines.push(`gpm ran ${m.asRoot ? "as root, so it also chowns the staged tree to the live owners (SPEC section 5) — part of `plan`" : "as a normal user (no chown of the staged tree)"}.`);
+  lines.push("");
+  lines.push("Setup: a Grav-like site at 1.7.48 (core of the same shape as the release, a user/ of pages, images, plugins");
+  lines.push("and a theme, a 500-file cache/) upgraded to 1.8.0 by the real CLI (`node bin/gpm … --json`). Each size runs a few rounds of");
+  lines.push("baseline, self-upgrade, rollback and redo; each figure is the minimum over the rounds (the manifest timings");
+  lines.push("are those of the fastest upgrade), peak RSS the maximum. CPU is user + system time of the process (gpm's");
+  lines.push("own via getrusage, the baseline's via /usr/bin/time): on a shared machine it is steadier than wall time.");
+  lines.push("Small files are text (deflate ~3:1), large ones random bytes (4 MiB each, incompressible); the zip is built");
+  lines.push("with archiver at the default level 6. **The feed is a file path**, so `download` is a local file copy, not");
+  lines.push("a network transfer. `smokeCheck` is `null`, so downtime measures the swap (plus gpm's built-in check that");
+  lines.push("the new files are present). Between measurements `sync` is run, so no command pays for the writes of the");
+  lines.push("one before. Peak RSS is gpm's own process (getrusage maxRSS via bench/rss-hook.mjs), not its children.");
+  lines.push("");
+  lines.push("## Targets");
+  lines.push("");
+  lines.push("| size | target | value | result |");
+  lines.push("|---|---|---|---|");
+  for (const v of verdicts) lines.push(`| ${v.size} | ${v.target} | ${v.value} | ${mark(v.pass)} |`);
+  lines.push("");
+  for (const r of results) lines.push(sizeSection(r, verdicts));
+  return lines.join("\n");
+}
+
+export function renderConsole({ machine: m, results, verdicts }) {
+  const lines = [];
+  lines.push(`gpm benchmark — ${m.nproc} CPUs, Node ${m.node}, ${m.fsType}, load ${m.load.start.toFixed(1)} → ${m.load.end.toFixed(1)}, ${m.date}`);
+  for (const r of results) {
+    const t = r.manifest.timings ?? {};
+    lines.push("");
+    lines.push(`${r.name}: release ${n(r.release.files)} files / ${mb(r.release.bytes)} (zip ${mb(r.release.zipBytes)}), user/ ${n(r.user.files)} files / ${mb(r.user.bytes)}`);
+    lines.push(`  timings (ms)   ${orderedPhases(t).map((k) => `${k} ${t[k]}`).join(", ")}`);
+    lines.push(`  downtime       ${ms(bestDowntime(r))} (rounds ${r.upgrade.downtimes.join(", ")} ms; rollback ${ms(r.rollback.downtimeMs)}, redo ${ms(r.redo.downtimeMs)})`);
+    lines.push(`  self-upgrade   ${s(r.upgrade.ms)} (best of ${r.rounds}; CPU ${s(r.upgrade.cpuMs)}); baseline ${s(baselineMs(r))} (unzip ${s(r.baseline.unzipMs)} + cp -a ${s(r.baseline.cpMs)}; CPU ${s(baselineCpuMs(r))})`);
+    lines.push(`  rollback       ${s(r.rollback.ms)} (CPU ${s(r.rollback.cpuMs)}; redo ${s(r.redo.ms)}; gpm status ${s(r.status.ms)}, CPU ${s(r.status.cpuMs)})`);
+    lines.push(`  peak RSS       upgrade ${r.upgrade.rssMB.toFixed(0)} MB, rollback ${r.rollback.rssMB.toFixed(0)} MB, redo ${r.redo.rssMB.toFixed(0)} MB`);
+  }
+  lines.push("");
+  lines.push("targets:");
+  for (const v of verdicts) lines.push(`  ${v.pass === null ? "n/a " : v.pass ? "pass" : "FAIL"}  ${v.size.padEnd(9)} ${v.target.padEnd(36)} ${v.value}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: how long a real upgrade takes, how long the site is down,
+ * how long a rollback takes and how much memory gpm needs, for a small
+ * (~2,000 files) and a large (~20,000 files, ~300 MB) release, against a
+ * baseline of what any upgrade has to do at least (`unzip` the release and
+ * `cp -a` user/).
+ *
+ * Everything happens under bench/work/ (git-ignored): the release zips are
+ * built once and cached in bench/work/cache/ (keyed by their spec), the site
+ * is rebuilt for every run and removed afterwards (--keep keeps it). The feed
+ * is given to gpm as a file path, so "download" is a local file copy: no
+ * network is measured. Targets are reported pass/fail; missing one does not
+ * fail the process (a broken gpm run does). Results go to bench/RESULTS.md
+ * (bench/work/RESULTS.md when only some sizes ran).
+ *
+ *   node bench/run.mjs [--sizes 2k,20k] [--rounds N] [--keep]
+ *
+ * --rounds N overrides the rounds per size (default 3 for 2k, 2 for 20k).
+ */
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import crypto from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { releaseFiles, userFiles, cacheFiles, writeFiles, zipDir } from "./lib/generate.mjs";
+import { REPO, GPM_BIN, run, mustRun, onPath, settle, gpm } from "./lib/measure.mjs";
+import { TARGETS, evaluate, renderMarkdown, renderConsole } from "./lib/report.mjs";
+
+/** Bump when the generator changes, so cached zips are rebuilt. */
+const GENERATOR = 1;
+const MiB = 1 << 20;
+const USER = { smallFiles: 1900, images: 100, imageBytes: 430 << 10, seed: 3 };
+const SIZES = {
+  "2k": { release: { smallFiles: 1995, largeFiles: 5, largeBytes: 4 * MiB }, user: USER, cache: 500, rounds: 3 },
+  "20k": { release: { smallFiles: 19950, largeFiles: 50, largeBytes: 4 * MiB }, user: USER, cache: 500, rounds: 2 },
+};
+const FROM = "1.7.48";
+const TO = "1.8.0";
+
+function parseArgs(argv) {
+  const o = { sizes: Object.keys(SIZES), keep: false, rounds: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--keep") o.keep = true;
+    else if (a === "--sizes" && argv[i + 1]) o.sizes = argv[++i].split(",");
+    else if (a.startsWith("--sizes=")) o.sizes = a.slice(8).split(",");
+    else if (a === "--rounds" && /^[1-9]\d*$/.test(argv[i + 1] ?? "")) o.rounds = Number(argv[++i]);
+    else throw new Error(`unknown argument ${a} (usage: node bench/run.mjs [--sizes 2k,20k] [--rounds N] [--keep])`);
+  }
+  for (const s of o.sizes) if (!SIZES[s]) throw new Error(`unknown size ${s} (known: ${Object.keys(SIZES).join(", ")})`);
+  return o;
+}
+
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const since = (t0) => performance.now() - t0;
+
+/** The release zip and its feed, built once per spec and cached. */
+async function ensureRelease(work, name, spec) {
+  const key = crypto.createHash("sha256").update(JSON.stringify({ GENERATOR, TO, spec: spec.release })).digest("hex").slice(0, 10);
+  const dir = path.join(work, "cache", `${name}-${key}`);
+  const ready = path.join(dir, "ready.json");
+  if (fs.existsSync(ready)) return { dir, feed: path.join(dir, "releases.json"), ...JSON.parse(await fsp.readFile(ready, "utf8")) };
+  await fsp.rm(dir, { recursive: true, force: true });
+  const t0 = performance.now();
+  log(`${name}: building the ${TO} release (${spec.release.smallFiles + spec.release.largeFiles} files), once`);
+  const src = path.join(dir, "src");
+  const files = releaseFiles(TO, { ...spec.release, seed: 2 });
+  await writeFiles(src, files, { stamp: TO, seed: 2 });
+  const zipName = `grav-update-${TO}.zip`;
+  const zip = await zipDir(src, path.join(dir, zipName));
+  await fsp.rm(src, { recursive: true, force: true });
+  const bytes = files.reduce((n, f) => n + (f.content !== undefined ? Buffer.byteLength(f.content) : f.size), 0);
+  const feed = { releases: [{ version: TO, url: zipName, sha256: zip.sha256, size: zip.size, date: "2025-10-17", channel: "stable", changelog: "* benchmark release" }] };
+  await fsp.writeFile(path.join(dir, "releases.json"), JSON.stringify(feed, null, 2));
+  const info = { zip: path.join(dir, zipName), zipBytes: zip.size, files: files.length, bytes };
+  await fsp.writeFile(ready, JSON.stringify(info, null, 2));
+  log(`${name}: release built in ${(since(t0) / 1000).toFixed(1)} s (zip ${(zip.size / MiB).toFixed(0)} MiB)`);
+  return { dir, feed: path.join(dir, "releases.json"), ...info };
+}
+
+/** A live site at FROM with the same layout as the release, a realistic user/ and a cache. */
+async function buildSite(root, spec) {
+  const core = releaseFiles(FROM, { ...spec.release, seed: 1 });
+  const user = userFiles(spec.user);
+  await writeFiles(root, core, { stamp: FROM, seed: 1 });
+  await writeFiles(root, [...user, ...cacheFiles(spec.cache)], { stamp: "site", seed: 3 });
+  await fsp.writeFile(path.join(root, "owner-notes.txt"), "the site owner's own file\n");
+  // A trivial smoke check: downtime then measures the swap, not a PHP boot.
+  await fsp.writeFile(path.join(root, "gpm.json"), JSON.stringify({ smokeCheck: null }, null, 2));
+  const userBytes = user.reduce((n, f) => n + (f.content !== undefined ? Buffer.byteLength(f.content) : f.size), 0);
+  return { userFiles: user.length, userBytes };
+}
+
+/** The least any upgrade must do: unpack the release and copy user/ (each timed on its own). */
+async function baseline(dir, root, zip) {
+  const cpuFile = path.join(dir, "time.txt");
+  const b = { unzipMs: null, unzipCpuMs: null, cpMs: null, cpCpuMs: null, syncMs: null };
+  if (await onPath("unzip")) {
+    const r = await mustRun(["unzip", "-q", zip, "-d", path.join(dir, "baseline-unzip")], { cpuFile });
+    b.unzipMs = r.ms;
+    b.unzipCpuMs = r.cpuMs;
+  }
+  const r = await mustRun(["cp", "-a", path.join(root, "user"), path.join(dir, "baseline-user")], { cpuFile });
+  b.cpMs = r.ms;
+  b.cpCpuMs = r.cpuMs;
+  b.syncMs = (await run(["sync"])).ms;
+  await fsp.rm(path.join(dir, "baseline-unzip"), { recursive: true, force: true });
+  await fsp.rm(path.join(dir, "baseline-user"), { recursive: true, force: true });
+  await settle();
+  return b;
+}
+
+/**
+ * One size: build the site once, then `rounds` rounds of baseline,
+ * self-upgrade, rollback, redo (and a rollback back to FROM between rounds,
+ * one more swap sample). The figures reported are each one's best round: on a
+ * shared machine the minimum is the best estimate of what gpm itself costs.
+ */
+async function benchSize(work, name, spec, opts) {
+  const rel = await ensureRelease(work, name, spec);
+  const dir = path.join(work, `run-${name}`);
+  const root = path.join(dir, "site");
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.mkdir(root, { recursive: true });
+  const t0 = performance.now();
+  const site = await buildSite(root, spec);
+  log(`${name}: site at ${FROM} written in ${(since(t0) / 1000).toFixed(1)} s`);
+  await settle();
+
+  const common = ["--root", root, "--feed", rel.feed];
+  const rssFile = path.join(dir, "rss.json");
+  const rounds = [];
+  const swaps = [];
+  const statuses = [];
+  for (let i = 1; i <= spec.rounds; i++) {
+    const base = await baseline(dir, root, rel.zip);
+    statuses.push(await gpm(["status", ...common], { rssFile }));
+    const up = await gpm(["self-upgrade", ...common], { rssFile });
+    const id = up.doc?.id;
+    const m = JSON.parse(await fsp.readFile(path.join(root, "snapshots", id, "manifest.json"), "utf8"));
+    await settle();
+    const back = await gpm(["rollback", ...common], { rssFile });
+    await settle();
+    const redo = await gpm(["rollback", id, ...common], { rssFile });
+    await settle();
+    swaps.push({ kind: "rollback", ...back }, { kind: "redo", ...redo });
+    if (i < spec.rounds) {
+      swaps.push({ kind: "rollback", ...(await gpm(["rollback", ...common], { rssFile })) });
+      await settle();
+    }
+    rounds.push({ base, up, manifest: { id, files: m.files, timings: m.timings, downtimeMs: m.downtimeMs } });
+    log(
+      `${name} round ${i}/${spec.rounds}: baseline ${fmtS(base.unzipMs)} + ${fmtS(base.cpMs)}; self-upgrade ${fmtS(up.ms)}, downtime ${m.downtimeMs} ms; ` +
+        `rollback ${fmtS(back.ms)} (${back.doc?.downtimeMs} ms down), redo ${fmtS(redo.ms)} (${redo.doc?.downtimeMs} ms down)`,
+    );
+  }
+  if (!opts.keep) await fsp.rm(dir, { recursive: true, force: true });
+
+  const best = rounds.reduce((a, r) => (r.up.ms < a.up.ms ? r : a));
+  const minOf = (xs) => (xs.some((x) => x === null) ? null : Math.min(...xs));
+  const bestSwap = (kind) => {
+    const xs = swaps.filter((x) => x.kind === kind);
+    return { ms: minOf(xs.map((x) => x.ms)), cpuMs: minOf(xs.map((x) => x.cpuMs)), downtimeMs: minOf(xs.map((x) => x.doc?.downtimeMs ?? null)), rssMB: Math.max(...xs.map((x) => x.rssMB ?? 0)), samples: xs.length };
+  };
+  return {
+    name,
+    rounds: rounds.length,
+    release: { files: rel.files, bytes: rel.bytes, zipBytes: rel.zipBytes },
+    user: { files: site.userFiles, bytes: site.userBytes },
+    manifest: best.manifest,
+    baseline: Object.fromEntries(["unzipMs", "unzipCpuMs", "cpMs", "cpCpuMs", "syncMs"].map((k) => [k, minOf(rounds.map((r) => r.base[k]))])),
+    upgrade: {
+      ms: best.up.ms,
+      cpuMs: minOf(rounds.map((r) => r.up.cpuMs)),
+      rssMB: Math.max(...rounds.map((r) => r.up.rssMB ?? 0)),
+      all: rounds.map((r) => r.up.ms),
+      downtimes: rounds.map((r) => r.manifest.downtimeMs),
+    },
+    rollback: bestSwap("rollback"),
+    redo: bestSwap("redo"),
+    status: { ms: minOf(statuses.map((x) => x.ms)), cpuMs: minOf(statuses.map((x) => x.cpuMs)), rssMB: Math.max(...statuses.map((x) => x.rssMB ?? 0)) },
+  };
+}
+
+const fmtS = (ms) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(2)} s`);
+
+async function machine(work, loadStart) {
+  const fsType = (await run(["stat", "-f", "-c", "%T", work]).catch(() => null))?.stdout.trim() || "unknown";
+  return {
+    date: new Date().toISOString(),
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    memGiB: os.totalmem() / 1024 ** 3,
+    os: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    fsType,
+    work: path.relative(REPO, work) || work,
+    asRoot: typeof process.getuid === "function" && process.getuid() === 0,
+    // Other work on the machine shows up in every figure: say how busy it was.
+    load: { start: loadStart, end: os.loadavg()[0] },
+  };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(path.join(REPO, "dist", "lib", "cli", "main.js"))) throw new Error("dist/ is missing; run `npm run build` first (or `npm run bench`)");
+  if (!fs.existsSync(GPM_BIN)) throw new Error(`${GPM_BIN} is missing`);
+  const work = path.join(REPO, "bench", "work");
+  await fsp.mkdir(work, { recursive: true });
+  const t0 = performance.now();
+  const loadStart = os.loadavg()[0];
+  const results = [];
+  for (const name of opts.sizes) results.push(await benchSize(work, name, { ...SIZES[name], rounds: opts.rounds ?? SIZES[name].rounds }, opts));
+  const m = await machine(work, loadStart);
+  const verdicts = evaluate(results);
+  const md = renderMarkdown({ machine: m, results, verdicts, targets: TARGETS, seconds: since(t0) / 1000 });
+  // Only a run of every size replaces the committed report; a partial run goes to bench/work/.
+  const full = Object.keys(SIZES).every((k) => opts.sizes.includes(k));
+  const out = full ? path.join(REPO, "bench", "RESULTS.md") : path.join(work, "RESULTS.md");
+  await fsp.writeFile(out, md);
+  process.stdout.write(renderConsole({ machine: m, results, verdicts }) + "\n");
+  log(`done in ${(since(t0) / 1000).toFixed(0)} s; written to ${path.relative(REPO, out)}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench FAILED: ${err instanceof Error ? err.message : err}\n`);
+  process.exit(1);
+});
