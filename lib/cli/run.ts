@@ -9,6 +9,8 @@ export interface CommandResult {
   /** Printed on stdout without --json. */
   lines?: string[];
   code?: number;
+  /** The handler already printed its --json document (a long-running command prints it at start). */
+  printed?: boolean;
 }
 
 /**
@@ -25,7 +27,9 @@ export async function runCommand(command: string, argv: GlobalOptions, handler: 
   try {
     const res = await handler(ctx).finally(stopProgress);
     code = res.code ?? Exit.OK;
-    if (ctx.json) process.stdout.write(JSON.stringify({ ok: code === Exit.OK, command, exitCode: code, ...res.data }, null, 2) + "\n");
+    if (ctx.json && res.printed) {
+      // already out
+    } else if (ctx.json) process.stdout.write(JSON.stringify({ ok: code === Exit.OK, command, exitCode: code, ...res.data }, null, 2) + "\n");
     else for (const l of res.lines ?? []) ctx.say(l);
   } catch (err) {
     stopProgress();

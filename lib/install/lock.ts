@@ -1,6 +1,6 @@
 import os from "node:os";
 import fsp from "node:fs/promises";
-import { GpmError, Exit, errnoCode } from "../util/errors.js";
+import { GpmError, Exit, errnoCode, errorMessage, fail } from "../util/errors.js";
 import { fsyncDir } from "../util/fsx.js";
 import { killPoint } from "../util/seams.js";
 import type { Installation } from "./installation.js";
@@ -63,9 +63,14 @@ export async function acquireLock(inst: Installation, command: string, log: Logg
       try {
         await fh.writeFile(JSON.stringify(info) + "\n");
         await fh.sync();
-      } finally {
-        await fh.close();
+      } catch (err) {
+        // A full disk: the lock file exists but names nobody. Leave nothing behind.
+        await fh.close().catch(() => undefined);
+        await fsp.rm(inst.paths.lock, { force: true });
+        if (madeDir) await fsp.rmdir(inst.paths.gpmDir).catch(() => undefined);
+        throw fail(`cannot write the lock ${inst.paths.lock}: ${errnoCode(err) ?? errorMessage(err)}`, "free some space on that file system (or check its permissions) and try again");
       }
+      await fh.close();
       await fsyncDir(inst.paths.gpmDir);
       killPoint("lock:acquired");
       return {
@@ -93,7 +98,12 @@ export async function acquireLock(inst: Installation, command: string, log: Logg
     const stale = `${inst.paths.lock}.stale-${process.pid}`;
     try {
       await fsp.rename(inst.paths.lock, stale);
-      const moved = JSON.parse(await fsp.readFile(stale, "utf8").catch(() => "{}")) as Partial<LockInfo>;
+      let moved: Partial<LockInfo> = {};
+      try {
+        moved = JSON.parse(await fsp.readFile(stale, "utf8")) as Partial<LockInfo>;
+      } catch {
+        // A torn lock (empty or half-written) names nobody: nothing to put back.
+      }
       if (moved.pid && moved.pid !== holder.pid && isLive(moved as LockInfo)) {
         // We raced another taker and moved its fresh lock: put it back (link fails if a third one exists).
         await fsp.link(stale, inst.paths.lock).catch(() => undefined);

@@ -8,6 +8,7 @@ import type { Logger } from "../util/log.js";
 import { withRunLog } from "../util/log.js";
 import type { ProgressFactory } from "../util/progress.js";
 import { blocked } from "../util/errors.js";
+import { abortRequested, checkAbort } from "../util/signals.js";
 import { releasesBetween } from "../stage/feed.js";
 import { currentManifest, type Manifest } from "../stage/manifest.js";
 import { stageRelease, discardStage } from "../stage/stage.js";
@@ -83,15 +84,28 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   if (o.force) for (const f of checks.filter((c) => c.status === "fail")) o.log.warn({ check: f.id }, `--force: ignoring failed check ${f.id}: ${f.message}`);
 
   const storeExisted = await exists(inst.paths.snapshots);
-  const stage = await stageRelease(inst, release, { from: installed, log: o.log, progress: o.progress });
+  // A dry run, a refused archive or an interrupt leaves nothing, not even an empty snapshot store.
+  const dropEmptyStore = async (): Promise<void> => {
+    if (!storeExisted) await fsp.rmdir(inst.paths.snapshots).catch(() => undefined);
+  };
+  const stage = await stageRelease(inst, release, { from: installed, log: o.log, progress: o.progress }).catch(async (err: unknown) => {
+    await dropEmptyStore();
+    throw err;
+  });
   if (o.dryRun) {
     await discardStage(inst, stage);
-    if (!storeExisted) await fsp.rmdir(inst.paths.snapshots).catch(() => undefined);
+    await dropEmptyStore();
     return { action: "dry-run", installed, target: release.version, checks, files: stage.manifest.files, core: stage.manifest.core };
+  }
+  const previousCore = (await currentManifest(inst, installed))?.core ?? [];
+  if (abortRequested()) {
+    // SIGINT/SIGTERM while staging: nothing live was touched, so clean up instead of promoting.
+    await discardStage(inst, stage);
+    await dropEmptyStore();
+    checkAbort();
   }
   const log = withRunLog(o.log, path.join(stage.dir, "log.ndjson"));
   log.info({ from: installed, to: release.version, id: stage.id }, `promoting ${release.version}`);
-  const previousCore = (await currentManifest(inst, installed))?.core ?? [];
   const manifest = await promoteStage(inst, stage, { log, previousCore });
   log.info({ id: manifest.id, downtimeMs: manifest.downtimeMs }, `upgraded ${installed} → ${manifest.to}`);
   return { action: "upgraded", installed, target: release.version, checks, manifest };

@@ -32,7 +32,8 @@ export async function readStatus(inst: Installation): Promise<StatusReport> {
     structureCurrent: STRUCTURE_VERSION,
     lastUpgrade: last && { id: last.id, from: last.from, to: last.to, at: last.finishedAt, status: last.status },
     pendingTransaction: j ? { kind: j.kind, manifestId: j.manifestId, phase: j.phase, pid: j.pid, createdAt: j.createdAt } : null,
-    lock: lock && isLive(lock) ? { pid: lock.pid, host: lock.host, since: lock.startedAt, command: lock.command } : null,
+    // The lock this very command took to repair an interrupted run is not "held by" anyone else.
+    lock: lock && isLive(lock) && lock.pid !== process.pid ? { pid: lock.pid, host: lock.host, since: lock.startedAt, command: lock.command } : null,
     maintenance: (await readJsonIfExists<Record<string, unknown>>(inst.paths.maintenanceFlag).catch(() => ({ unreadable: true }))) ?? null,
     recovery: flag && { reason: flag.reason, createdAt: flag.createdAt, manifest: flag.manifest, quarantined: flag.quarantined },
   };

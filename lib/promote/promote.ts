@@ -69,7 +69,9 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
     if (inst.config.postUpgrade) await runPostUpgrade(inst, j, inst.config.postUpgrade, timings, log);
 
     t = Date.now();
-    smoke = await smokeCheck(inst, { to: m.to, installed: plan.moves.filter((mv) => mv.from.startsWith(`${rel(inst, stage.dir)}/package/`)) });
+    // An entry moved across devices is a copy: it has the copy's identity (journaled in j.copies).
+    const installed = j.moves.flatMap((mv, i) => (mv.from.startsWith(`${rel(inst, stage.dir)}/package/`) ? [{ ...mv, ...j.copies[String(i)] }] : []));
+    smoke = await smokeCheck(inst, { to: m.to, installed });
     timings.smoke = Date.now() - t;
     if (abortRequested()) throw new AbortedError(abortRequested()!);
     if (!smoke.ok) throw new SmokeFailed(smoke.reason ?? "smoke check failed");
@@ -129,8 +131,11 @@ async function undoFailedPromote(
   m.finishedAt = new Date().toISOString();
   m.timings = { ...m.timings, ...timings };
   m.smoke = smokeRecord(smoke);
-  await writeManifest(inst, m);
+  // Leftovers first: on a full disk that frees the space the record needs. The tree is
+  // already restored, so a record that cannot be written is logged, not fatal (recovery
+  // later removes the "staged" snapshot it leaves).
   await removeStagedLeftovers(inst, m.id, true);
+  await writeManifest(inst, m).catch((err: unknown) => log.error({ err: errorMessage(err) }, `could not record the failed attempt in snapshots/${m.id}/manifest.json`));
   if (cause instanceof AbortedError) return cause;
   if (cause instanceof SmokeFailed) return new GpmError(Exit.SMOKE_FAILED, `${reason}; the previous tree was restored`, `see snapshots/${m.id}/manifest.json (smoke.output) and fix the release or smokeCheck`);
   if (cause instanceof GpmError) return new GpmError(cause.code, `${reason}; the previous tree was restored`, cause.hint);

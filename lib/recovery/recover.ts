@@ -10,8 +10,10 @@ import { undoTransaction } from "../txn/transaction.js";
 import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
 import { finalizeUpgrade, removeStagedLeftovers } from "../promote/finalize.js";
 import { readManifest, writeManifest, isValidId, listManifests } from "../stage/manifest.js";
-import { finalizeRollback } from "./rollback.js";
+import { finalizeRollback, removeSwapScratch } from "./rollback.js";
 import { enterRecoveryMode } from "./enter.js";
+import { readRecoveryFlag, writeRecoveryFlag } from "./flag.js";
+import { PRUNED_PREFIX } from "../promote/retention.js";
 
 export interface RecoveryReport {
   /** One line: what was repaired. */
@@ -43,12 +45,16 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
       else await finalizeRollback(inst, j, log);
       actions.push(`finished the interrupted ${what}: it had passed its checks`);
     } else {
+      // The recovery flag gpm raised when this undo failed may sit in a core folder
+      // (system/ by default) that finishing the undo moves away: keep recovery mode on.
+      const flag = await readRecoveryFlag(inst).catch(() => null);
       try {
         await undoTransaction(inst, j, log, j.postUpgradeStarted && j.kind === "upgrade" ? () => restoreUserAfterPostUpgrade(inst, j.manifestId, log) : undefined);
       } catch (err) {
         await enterRecoveryMode(inst, { reason: `undoing the interrupted ${what} failed: ${errorMessage(err)}`, manifest: j.manifestId }, log);
         throw new GpmError(Exit.RESTORE_FAILED, `could not undo the interrupted ${what}: ${errorMessage(err)}`, "the site is in recovery mode; follow docs/RECOVERY.md");
       }
+      if (flag?.manifest === j.manifestId && !(await readRecoveryFlag(inst).catch(() => null))) await writeRecoveryFlag(inst, flag);
       if (j.kind === "upgrade") {
         const m = await readManifest(inst, j.manifestId);
         if (m) {
@@ -58,7 +64,7 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
           await writeManifest(inst, m);
         }
         await removeStagedLeftovers(inst, j.manifestId, true);
-      }
+      } else await removeSwapScratch(inst, j.manifestId);
       actions.push(`undid the interrupted ${what}: the tree is as it was before it began`);
     }
     killPoint("recover:journal-done");
@@ -67,17 +73,25 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
     // We hold the lock, so whoever raised it is gone.
     await fsp.rm(inst.paths.maintenanceFlag, { force: true });
     actions.push(`removed the maintenance flag ${path.relative(inst.root, inst.paths.maintenanceFlag)} left by a dead run`);
+    killPoint("recover:flag-removed");
   }
   for (const id of await findLeftovers(inst)) {
+    if (id.startsWith(PRUNED_PREFIX)) {
+      await fsp.rm(path.join(inst.paths.snapshots, id), { recursive: true, force: true });
+      actions.push(`finished pruning snapshot ${id.slice(PRUNED_PREFIX.length)}`);
+      continue;
+    }
     const m = await readManifest(inst, id).catch(() => undefined);
     if (!m || m.status === "staged") {
       await fsp.rm(path.join(inst.paths.snapshots, id), { recursive: true, force: true });
       actions.push(`removed the unfinished stage ${id}`);
     } else {
       await removeStagedLeftovers(inst, id, m.status === "failed" || m.status === "restored");
+      await removeSwapScratch(inst, id);
       actions.push(`removed staged leftovers of ${id}`);
     }
   }
+  killPoint("recover:leftovers-removed");
   await removeStrayJournalTemps(inst);
   if (!actions.length) return null;
   const summary = `repaired an interrupted run: ${actions.join("; ")}`;
@@ -91,6 +105,9 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
  * archive/package of a finished or failed one. Only folders named like a
  * manifest id and holding a stage's files are considered ours.
  */
+/** What staging writes into `snapshots/<id>/` before its manifest (lib/stage/stage.ts). */
+const STAGE_NAMES = new Set(["package.zip", "package", "files.json", "user", "log.ndjson"]);
+
 async function findLeftovers(inst: Installation): Promise<string[]> {
   const names = await fsp.readdir(inst.paths.snapshots).catch(() => [] as string[]);
   const journal = await readJournal(inst).catch(() => undefined);
@@ -99,10 +116,20 @@ async function findLeftovers(inst: Installation): Promise<string[]> {
   for (const id of names) {
     if (!isValidId(id) || journal?.manifestId === id) continue;
     const dir = path.join(inst.paths.snapshots, id);
+    if (id.startsWith(PRUNED_PREFIX)) {
+      out.push(id); // retention was killed between moving it aside and deleting it
+      continue;
+    }
     const hasStageFiles = (await lstatOrNull(path.join(dir, "package.zip"))) || (await lstatOrNull(path.join(dir, "package")));
     const m = manifests.get(id);
+    if (m && ((await lstatOrNull(path.join(dir, ".swap"))) || (await lstatOrNull(path.join(dir, ".cleared"))))) {
+      out.push(id); // a swap whose journal is gone left its scratch folders
+      continue;
+    }
     if (!m) {
-      if (hasStageFiles) out.push(id);
+      // A stage killed before its manifest: it holds nothing but what staging writes.
+      const names = await fsp.readdir(dir).catch(() => null);
+      if (hasStageFiles || names?.every((n) => STAGE_NAMES.has(n))) out.push(id);
       continue;
     }
     if (m.status === "staged" || hasStageFiles || ((m.status === "failed" || m.status === "restored") && (await lstatOrNull(path.join(dir, "previous"))))) out.push(id);

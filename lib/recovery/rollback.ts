@@ -5,9 +5,11 @@ import { installedVersion, updateMetadata } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { fail, blocked, GpmError, Exit, errorMessage } from "../util/errors.js";
 import { killPoint } from "../util/seams.js";
+import { removeTree } from "../util/fsx.js";
 import { listManifests, requireManifest, snapshotDir, writeManifest, readManifest, type Manifest } from "../stage/manifest.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction, lowerMaintenanceFlag, endTransaction, planMove } from "../txn/transaction.js";
 import { rel, type Journal, type Move } from "../txn/journal.js";
+import { identify } from "../txn/fs-ops.js";
 import { mirrorRecords } from "../promote/records.js";
 import { enterRecoveryMode } from "./enter.js";
 
@@ -59,6 +61,7 @@ export async function rollback(inst: Installation, id: string | undefined, o: { 
       await enterRecoveryMode(inst, { reason: `rollback of ${m.id} failed and could not be undone: ${errorMessage(undoErr)}`, manifest: m.id }, o.log);
       throw new GpmError(Exit.RESTORE_FAILED, `rollback of ${m.id} failed (${errorMessage(err)}) and undoing it failed: ${errorMessage(undoErr)}`, "the site is in recovery mode; follow docs/RECOVERY.md");
     }
+    await removeSwapScratch(inst, m.id);
     if (err instanceof GpmError) throw err;
     throw fail(`rollback of ${m.id} failed: ${errorMessage(err)}; nothing changed`, "see the log for details");
   }
@@ -95,6 +98,11 @@ async function planSwap(inst: Installation, m: Manifest, dir: string): Promise<M
     if (inn) first.push(inn);
     if (out) last.push({ ...out, from: parked, to: stored });
   }
+  // The recovery flag lives inside a core folder by default (system/): it
+  // describes the site, not a release, so it stays live across the swap.
+  const flag = rel(inst, inst.paths.recoveryFlag);
+  const flagId = names.has(flag.split("/")[0]!) ? await identify(inst.paths.recoveryFlag) : null;
+  if (flagId) first.push({ from: `${snap}/.swap/${flag}`, to: flag, ...flagId });
   const cleared: Move[] = [];
   for (const c of inst.config.clearOnPromote) {
     if (names.has(c.split("/")[0]!)) continue;
@@ -118,19 +126,26 @@ export async function finalizeRollback(inst: Installation, j: Journal, log: Logg
   if (!m) throw new Error(`manifest ${j.manifestId} vanished during rollback`);
   const goingLive = j.meta.to;
   await updateMetadata(inst, { installation_version: goingLive });
+  killPoint("rollback:metadata-written");
   await lowerMaintenanceFlag(inst, j);
   const onAt = j.meta.maintenanceOnAt ? Date.parse(j.meta.maintenanceOnAt) : Date.now();
   const downtimeMs = Date.now() - onAt;
   killPoint("rollback:flag-lowered");
   m.status = goingLive === m.from ? "swapped" : "finalized";
-  if (!m.swaps.some((s) => s.at === j.createdAt)) m.swaps.push({ at: j.createdAt, live: goingLive });
+  if (!m.swaps.some((s) => s.at === j.createdAt)) m.swaps.push({ at: j.createdAt, live: goingLive, downtimeMs });
   await writeManifest(inst, m);
   killPoint("rollback:manifest-written");
   await mirrorRecords(inst);
+  killPoint("rollback:records-written");
   await endTransaction(inst);
   killPoint("rollback:journal-removed");
-  const dir = snapshotDir(inst, m.id);
-  for (const n of [".swap", ".swap-user", ".cleared"]) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+  await removeSwapScratch(inst, m.id);
   log.info({ id: m.id, live: goingLive, downtimeMs }, `swapped with snapshot ${m.id}: ${goingLive} is live`);
   return { manifest: m, downtimeMs };
+}
+
+/** A swap's scratch folders: once its journal is finished or undone they hold nothing but cache contents. */
+export async function removeSwapScratch(inst: Installation, id: string): Promise<void> {
+  const dir = snapshotDir(inst, id);
+  for (const n of [".swap", ".swap-user", ".cleared"]) await removeTree(path.join(dir, n));
 }

@@ -32,6 +32,11 @@ export interface Manifest {
 /** Manifest ids are `[A-Za-z0-9._-]+`; anything else is refused before it can become a path (invariant 7). */
 export const MANIFEST_ID = /^[A-Za-z0-9._-]+$/;
 
+/** A top-level entry name as a manifest's `core` lists it: one path segment that cannot climb out. */
+export function isEntryName(n: unknown): boolean {
+  return typeof n === "string" && n !== "" && n !== "." && n !== ".." && !/[/\\\0]/.test(n);
+}
+
 export function isValidId(id: string): boolean {
   return MANIFEST_ID.test(id) && id !== "." && id !== ".." && id.length <= 200;
 }
@@ -97,9 +102,11 @@ export async function listManifests(inst: Installation): Promise<Manifest[]> {
     if (!isValidId(name)) continue;
     try {
       const m = await readJsonIfExists<Manifest>(path.join(inst.paths.snapshots, name, "manifest.json"));
-      if (m && m.id === name) out.push(m);
+      // Its core names become moves of whole entries: each must be one top-level name (invariant 7).
+      const coreOk = m?.core === undefined || (Array.isArray(m.core) && m.core.every(isEntryName));
+      if (m && m.id === name && coreOk) out.push(m);
     } catch {
-      // A torn or foreign manifest is skipped, never trusted.
+      // A torn, foreign or tampered manifest is skipped, never trusted.
     }
   }
   return out.sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)));

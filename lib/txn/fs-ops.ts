@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Stats } from "node:fs";
 import { errnoCode } from "../util/errors.js";
 import { lstatOrNull } from "../util/fsx.js";
+import type { EntryId } from "./journal.js";
 
 /**
  * The only primitives the transaction layer uses on the live tree. Test
@@ -38,10 +39,17 @@ export async function removeEntry(p: string): Promise<void> {
 }
 
 /** Does `p` hold the entry with this identity? */
-export async function holds(p: string, id: { dev: number; ino: number } | undefined): Promise<Stats | null> {
+export async function holds(p: string, id: EntryId | undefined): Promise<Stats | null> {
   if (!id) return null;
   const st = await lstatOrNull(p);
-  return st && st.ino === id.ino && st.dev === id.dev ? st : null;
+  if (!st || st.ino !== id.ino || st.dev !== id.dev) return null;
+  return id.birth && st.birthtimeMs && st.birthtimeMs !== id.birth ? null : st;
+}
+
+/** The identity of the entry at `p` now (null if there is none). */
+export async function identify(p: string): Promise<EntryId | null> {
+  const st = await lstatOrNull(p);
+  return st && { dev: st.dev, ino: st.ino, birth: st.birthtimeMs };
 }
 
 export function isExdev(err: unknown): boolean {

@@ -16,8 +16,17 @@ export interface Move {
   to: string;
   dev: number;
   ino: number;
+  /** Birth time (statx btime): tells a recreated entry from the one planned when the inode number is reused. 0 where the file system has none. */
+  birth?: number;
   /** A move whose entry may vanish on its own (cache contents): absent is not an error. */
   optional?: boolean;
+}
+
+/** What identifies an entry across renames. */
+export interface EntryId {
+  dev: number;
+  ino: number;
+  birth?: number;
 }
 
 export type TxKind = "upgrade" | "rollback";
@@ -41,9 +50,9 @@ export interface Journal {
   phase: "applying" | "committed" | "undoing";
   moves: Move[];
   /** Identity of cross-device copies, by move index (forward) — see fs-ops. */
-  copies: Record<string, { dev: number; ino: number }>;
+  copies: Record<string, EntryId>;
   /** Identity of cross-device copies made while undoing, by move index. */
-  undoCopies: Record<string, { dev: number; ino: number }>;
+  undoCopies: Record<string, EntryId>;
   /** The maintenance flag this transaction raised (relative path); undo lowers it. */
   maintenanceFlag: string | null;
   /**

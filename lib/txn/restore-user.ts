@@ -23,5 +23,6 @@ export async function restoreUserAfterPostUpgrade(inst: Installation, id: string
   if (!(await lstatOrNull(live))) await renameEntry(snapUser, live);
   await fsyncDir(inst.root);
   await fsyncDir(snapshotDir(inst, id));
+  killPoint("restore:user-restored");
   log.warn(`user/ was put back from snapshot ${id}; the user/ left by postUpgrade is in ${path.relative(inst.root, kept)}`);
 }

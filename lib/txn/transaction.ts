@@ -1,13 +1,14 @@
 import path from "node:path";
 import fsp from "node:fs/promises";
-import { fail, errnoCode } from "../util/errors.js";
-import { fsyncDir, writeJsonDurable, lstatOrNull } from "../util/fsx.js";
+import type { Stats } from "node:fs";
+import { fail, errnoCode, errorMessage } from "../util/errors.js";
+import { fsyncDir, writeJsonDurable, lstatOrNull, resolveInside } from "../util/fsx.js";
 import { checkAbort } from "../util/signals.js";
 import { killPoint, killAfterMove } from "../util/seams.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { writeJournal, removeJournal, abs, type Journal, type Move, type TxKind } from "./journal.js";
-import { renameEntry, copyEntry, removeEntry, holds, isExdev } from "./fs-ops.js";
+import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move, type TxKind, type EntryId } from "./journal.js";
+import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from "./fs-ops.js";
 
 /**
  * THE one place that changes the live tree (DESIGN invariant 2).
@@ -41,9 +42,12 @@ export interface BeginOptions {
 
 /** Build the move of the entry now at `from`: records its identity. Returns null when it does not exist. */
 export async function planMove(inst: Installation, from: string, to: string, optional = false): Promise<Move | null> {
-  const st = await lstatOrNull(abs(inst, from));
-  if (!st) return null;
-  return { from, to, dev: st.dev, ino: st.ino, ...(optional ? { optional } : {}) };
+  // Invariant 7 at the one place a name becomes a move: nothing may leave the root.
+  resolveInside(inst.root, from, "move source");
+  resolveInside(inst.root, to, "move target");
+  const id = await identify(abs(inst, from));
+  if (!id) return null;
+  return { from, to, ...id, ...(optional ? { optional } : {}) };
 }
 
 /** Write the journal (durably) before anything live changes. */
@@ -66,7 +70,8 @@ export async function beginTransaction(inst: Installation, o: BeginOptions): Pro
   // earlier move): a rename onto an existing entry could replace it silently.
   const vacated = new Set<string>();
   for (const m of o.moves) {
-    if (!vacated.has(m.to) && (await lstatOrNull(abs(inst, m.to)))) throw fail(`cannot move ${m.from}: ${m.to} already exists`, "see docs/RECOVERY.md");
+    const freed = [...vacated].some((v) => m.to === v || m.to.startsWith(v + "/"));
+    if (!freed && (await lstatOrNull(abs(inst, m.to)))) throw fail(`cannot move ${m.from}: ${m.to} already exists`, "see docs/RECOVERY.md");
     vacated.add(m.from);
   }
   await writeJournal(inst, j);
@@ -117,7 +122,17 @@ export async function setPhase(inst: Installation, j: Journal, phase: Journal["p
  * during undo is resumed as an undo, never mistaken for a half-made apply.
  */
 export async function undoTransaction(inst: Installation, j: Journal, log: Logger, extra?: () => Promise<void>): Promise<void> {
-  if (j.phase !== "undoing") await setPhase(inst, j, "undoing");
+  if (j.phase !== "undoing") {
+    try {
+      await setPhase(inst, j, "undoing");
+    } catch (err) {
+      // A full disk (the very failure being undone, often) must not stop an undo,
+      // which needs no space: renames and deletes. Going on is safe while the journal
+      // on disk still says `applying`, which recovery undoes as well.
+      if ((await readJournal(inst).catch(() => undefined))?.phase !== "applying") throw err;
+      log.warn({ err: errorMessage(err) }, "could not mark the journal as undoing; undoing anyway");
+    }
+  }
   for (let i = j.moves.length - 1; i >= 0; i--) {
     await moveBack(inst, j, i, log);
     killPoint(`${j.kind}:undo-move`);
@@ -138,11 +153,12 @@ async function moveForward(inst: Installation, j: Journal, i: number, log: Logge
   const m = j.moves[i]!;
   const from = abs(inst, m.from);
   const to = abs(inst, m.to);
-  if ((await holds(to, m)) || (await holds(to, j.copies[i]))) {
-    await retire(from, to, m, j, i);
+  const ids = identities(j, i);
+  if (await holdsAny(to, ids)) {
+    await retire(from, ids, j, i);
     return;
   }
-  if (!(await holds(from, m))) {
+  if (!(await holdsAny(from, ids))) {
     if (m.optional) return;
     throw fail(`${m.from} changed or vanished during the transaction`, "nothing was lost: gpm restores the previous tree");
   }
@@ -160,32 +176,75 @@ async function moveBack(inst: Installation, j: Journal, i: number, log: Logger):
   const from = abs(inst, m.from);
   const to = abs(inst, m.to);
   await removeEntry(to + PARTIAL);
-  if ((await holds(from, m)) || (await holds(from, j.undoCopies[i]))) {
+  const ids = identities(j, i);
+  if (await holdsAny(from, ids)) {
     // Already back. A forward copy that reached `to` is a duplicate now.
     if (await holds(to, j.copies[i])) await removeEntry(to);
     await removeEntry(from + RETIRED);
     return;
   }
-  if (await holds(to, m)) {
-    await renameEntry(to, from);
+  if (await holdsAny(to, ids)) {
+    try {
+      await renameEntry(to, from);
+    } catch (err) {
+      if (!isExdev(err)) throw err;
+      // Across devices: copy it back the same careful way it went.
+      log.warn({ entry: m.from }, "copying back across devices");
+      await copyAcross(inst, j, i, to, from, "undoCopies");
+    }
+    await removeEntry(from + RETIRED); // the original a forward copy had retired, if any
     return;
   }
-  if (await holds(to, j.copies[i])) {
-    // The original was retired after a cross-device copy: copy it back the same careful way.
-    log.warn({ entry: m.from }, "copying back across devices");
-    await removeEntry(from + RETIRED);
-    await copyAcross(inst, j, i, to, from, "undoCopies");
-    return;
+  // Neither at `from` nor at `to`: the entry was deleted or replaced by someone
+  // else (its identity is gone), so there is nothing of ours to put back, and
+  // whatever now stands at `from` is not ours to move.
+  // Unless neither place holds anything this journal knows: then every identity
+  // changed (the installation was copied or restored since the journal was
+  // written), and skipping would report a half-swapped tree as restored.
+  if (!m.optional) {
+    const atFrom = await lstatOrNull(from);
+    const atTo = await lstatOrNull(to);
+    if (atFrom && atTo && !knownTo(j, atFrom) && !knownTo(j, atTo)) {
+      throw fail(`cannot tell whether ${m.from} was moved: neither it nor ${m.to} is an entry this journal knows (was the installation copied or restored?)`, "see docs/RECOVERY.md to put the entries back by hand");
+    }
   }
-  if (m.optional) return;
-  throw fail(`cannot find ${m.from} (expected at ${m.to}) to put it back`, "see docs/RECOVERY.md: the snapshot holds every replaced entry");
+  if (!m.optional) log.warn({ entry: m.from }, `${m.from} was changed by something else during the transaction; left as it is`);
 }
 
 /** After a forward copy reached `to`, retire the source (rename aside, then delete). */
-async function retire(from: string, _to: string, m: Move, j: Journal, i: number): Promise<void> {
+async function retire(from: string, ids: EntryId[], j: Journal, i: number): Promise<void> {
   if (!j.copies[i]) return;
-  if (await holds(from, m)) await renameEntry(from, from + RETIRED);
+  if (await holdsAny(from, ids)) await renameEntry(from, from + RETIRED);
   await removeEntry(from + RETIRED);
+}
+
+/**
+ * Every identity the entry of move `i` may have on disk. A rename keeps an
+ * entry's identity; a cross-device copy gives it a new one (journaled in
+ * `copies`/`undoCopies`). A rollback parks an entry and then moves it on: two
+ * moves of one entry, planned with the same identity. So the second move must
+ * recognise the copy the first one made, and undo must recognise them all, or
+ * it would leave a parked copy where it is instead of putting it back.
+ */
+function identities(j: Journal, i: number): EntryId[] {
+  const m = j.moves[i]!;
+  const ids: EntryId[] = [m];
+  j.moves.forEach((o, k) => {
+    if (o.dev !== m.dev || o.ino !== m.ino || (o.birth ?? 0) !== (m.birth ?? 0)) return;
+    for (const c of [j.copies[String(k)], j.undoCopies[String(k)]]) if (c) ids.push(c);
+  });
+  return ids;
+}
+
+/** Is the entry `st` one that a move of this journal planned or copied? */
+function knownTo(j: Journal, st: Stats): boolean {
+  const all: EntryId[] = [...j.moves, ...Object.values(j.copies), ...Object.values(j.undoCopies)];
+  return all.some((id) => id.dev === st.dev && id.ino === st.ino && (!id.birth || !st.birthtimeMs || id.birth === st.birthtimeMs));
+}
+
+async function holdsAny(p: string, ids: EntryId[]): Promise<boolean> {
+  for (const id of ids) if (await holds(p, id)) return true;
+  return false;
 }
 
 async function copyAcross(inst: Installation, j: Journal, i: number, src: string, dst: string, key: "copies" | "undoCopies"): Promise<void> {
@@ -193,11 +252,13 @@ async function copyAcross(inst: Installation, j: Journal, i: number, src: string
   await removeEntry(partial);
   await copyEntry(src, partial);
   await fsyncDir(path.dirname(partial));
-  const st = await lstatOrNull(partial);
-  if (!st) throw fail(`copy of ${src} did not appear`);
-  j[key][String(i)] = { dev: st.dev, ino: st.ino };
+  const id = await identify(partial);
+  if (!id) throw fail(`copy of ${src} did not appear`);
+  j[key][String(i)] = id;
   await writeJournal(inst, j); // identity on disk before the copy takes the entry's place
+  killPoint(`${j.kind}:copy-journaled`);
   await fsp.rename(partial, dst);
+  killPoint(`${j.kind}:copy-placed`);
   await renameEntry(src, src + RETIRED).catch((err) => {
     if (errnoCode(err) !== "ENOENT") throw err;
   });

@@ -6,11 +6,13 @@ import path from "node:path";
  * production run never pays for them beyond a property read.
  *
  * GPM_TEST_KILL_AT=<step>[,<step>...]   SIGKILL this process right after the named step
- *                                      (the kill tests run the real CLI once per step).
+ *                                      (the kill tests run the real CLI once per step);
+ *                                      `<step>#<n>`: after its n-th time (undo-move, ...).
  * GPM_TEST_PAUSE_AT=<step>[,<step>...]  at the named step, write `<root>/.gpm/paused-<step>`
- *                                      (holding the pid) and wait until a test removes it,
+ *                                      (empty) and wait until a test removes it,
  *                                      so the test can act at a known instant: send
  *                                      SIGINT/SIGTERM, start a second gpm, fill the disk.
+ *                                      Each step pauses the first time it is reached.
  * GPM_TEST_KILL_AFTER_MOVES=<n>        SIGKILL right after the n-th move of a transaction.
  *
  * Step names are `<phase>:<step>`; KILL_POINTS lists every one (test/e2e/kill.test.ts
@@ -83,10 +85,19 @@ export function setSeamRoot(root: string): void {
 
 export function killPoint(step: string): void {
   const kill = process.env.GPM_TEST_KILL_AT;
-  if (kill && kill.split(",").includes(step)) process.kill(process.pid, "SIGKILL");
+  if (kill) {
+    const n = (hits.get(step) ?? 0) + 1;
+    hits.set(step, n);
+    for (const want of kill.split(",")) if (want === step || want === `${step}#${n}`) process.kill(process.pid, "SIGKILL");
+  }
   const pause = process.env.GPM_TEST_PAUSE_AT;
-  if (pause && pause.split(",").includes(step)) pauseHere(step);
+  if (pause && pause.split(",").includes(step) && !paused.has(step)) {
+    paused.add(step); // a step hit once per move (undo-move, ...) pauses the first time only
+    pauseHere(step);
+  }
 }
+const paused = new Set<string>();
+const hits = new Map<string, number>();
 
 /**
  * Block (synchronously: the step must not move on) until the marker file is
@@ -98,7 +109,8 @@ function pauseHere(step: string): void {
   const dir = path.join(seamRoot ?? process.env.GPM_ROOT ?? process.cwd(), ".gpm");
   fs.mkdirSync(dir, { recursive: true });
   const marker = path.join(dir, `paused-${step}`);
-  fs.writeFileSync(marker, `${process.pid}\n`);
+  // Empty: removing it frees no disk space (the full-disk tests fill the file system during a pause).
+  fs.writeFileSync(marker, "");
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const until = Date.now() + 5 * 60_000;
   while (fs.existsSync(marker) && Date.now() < until) Atomics.wait(cell, 0, 0, 10);

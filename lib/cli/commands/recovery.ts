@@ -2,7 +2,7 @@ import type { Argv } from "yargs";
 import { runCommand } from "../run.js";
 import type { Context, GlobalOptions } from "../context.js";
 import { withInstallation } from "../session.js";
-import { GpmError, Exit, blocked, errorMessage } from "../../util/errors.js";
+import { GpmError, Exit, blocked } from "../../util/errors.js";
 import { abortRequested } from "../../util/signals.js";
 import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery/flag.js";
 import { DEFAULT_TTL_MS, issueToken, parseTtl } from "../../recovery/token.js";
@@ -116,28 +116,16 @@ async function token(ctx: Context, argv: RecoveryArgs) {
 
 /**
  * `serve` prints its one --json document when the page is up, not when it
- * stops (a script needs the URL while it runs), so it runs runCommand in text
- * mode and writes that document itself; an error before then is still one
- * JSON document on stdout.
+ * stops (a script needs the URL while it runs): the handler prints it and
+ * tells runCommand the result is already out. An error before then is still
+ * runCommand's one JSON error document.
  */
 async function serve(argv: RecoveryArgs): Promise<void> {
-  const json = Boolean(argv.json);
-  const command = "recovery serve";
-  const textArgv: GlobalOptions = { ...argv, json: false, quiet: json || argv.quiet, logLevel: argv.logLevel ?? (json ? "info" : undefined) };
-  await runCommand(command, textArgv, async (ctx) => {
-    try {
-      return await serveUntilSignal(ctx, argv, (doc) => {
-        if (json) process.stdout.write(JSON.stringify({ ok: true, command, exitCode: Exit.OK, ...doc }) + "\n");
-      });
-    } catch (err) {
-      if (json) {
-        const code = err instanceof GpmError ? err.code : Exit.ERROR;
-        const hint = err instanceof GpmError ? (err.hint ?? null) : null;
-        process.stdout.write(JSON.stringify({ ok: false, command, exitCode: code, error: { code, message: errorMessage(err), hint } }) + "\n");
-      }
-      throw err;
-    }
-  });
+  await runCommand("recovery serve", argv, (ctx) =>
+    serveUntilSignal(ctx, argv, (doc) => {
+      if (ctx.json) process.stdout.write(JSON.stringify({ ok: true, command: "recovery serve", exitCode: Exit.OK, ...doc }) + "\n");
+    }),
+  );
 }
 
 async function serveUntilSignal(ctx: Context, argv: RecoveryArgs, started: (doc: Record<string, unknown>) => void) {
@@ -161,7 +149,7 @@ async function serveUntilSignal(ctx: Context, argv: RecoveryArgs, started: (doc:
   } finally {
     await server.close();
   }
-  return { data: {}, lines: ["recovery page stopped"] };
+  return { data: {}, lines: ["recovery page stopped"], printed: true };
 }
 
 /** Resolves on SIGINT or SIGTERM (gpm's own handlers only record the signal, so the process stays up until then). */
