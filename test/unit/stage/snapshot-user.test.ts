@@ -64,6 +64,34 @@ describe("stage/snapshot-user", () => {
     assert.equal(res.bytes, 7 + 12 + 10 + 1 + 1);
   });
 
+  it("keeps modes whatever the umask (setuid, setgid, sticky too) and finishes nested read-only folders deepest first", async () => {
+    const d = await tmpDir();
+    const src = path.join(d, "user");
+    await writeTree(src, {
+      "a/plain.txt": { content: "p", mode: 0o644 },
+      "a/exec.sh": { content: "e", mode: 0o755 },
+      "a/open.txt": { content: "o", mode: 0o666 },
+      "a/setuid": { content: "u", mode: 0o4755 },
+      "a/setgid": { content: "g", mode: 0o2755 },
+      "shared": { dir: true, mode: 0o1777 },
+      "group": { dir: true, mode: 0o2775 },
+      "ro/l1/l2/l3/deep.txt": "deep",
+    });
+    await fsp.chmod(path.join(src, "shared"), 0o1777);
+    await fsp.chmod(path.join(src, "group"), 0o2775);
+    for (const rel of ["ro/l1/l2/l3", "ro/l1/l2", "ro/l1", "ro"]) await fsp.chmod(path.join(src, rel), 0o555);
+    await fsp.utimes(path.join(src, "ro/l1/l2"), OLDER, OLD);
+    const old = process.umask(0o077);
+    try {
+      await snapshotTree(src, path.join(d, "copy"), opts);
+    } finally {
+      process.umask(old);
+    }
+    assert.deepEqual(await treeState(path.join(d, "copy")), await treeState(src), "every mode as in the source");
+    const st = await fsp.stat(path.join(d, "copy", "ro/l1/l2"));
+    assert.equal(st.mtimeMs, OLD.getTime(), "a folder's time is set after everything below it was written");
+  });
+
   it("treats a missing source as empty and creates nothing", async () => {
     const d = await tmpDir();
     const res = await snapshotTree(path.join(d, "user"), path.join(d, "snap", "user"), opts);
