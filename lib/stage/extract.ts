@@ -143,8 +143,8 @@ function readAt(fd: number, buf: Buffer, offset: number, length: number, positio
   return got;
 }
 
-/** Read-ahead of ZipReader for the central directory: one read serves some 8,000 entries. */
-const CD_READ_AHEAD = 1 << 20;
+/** Read-ahead of ZipReader for the central directory: one read serves some 2,000 entries. */
+const CD_READ_AHEAD = 256 << 10;
 
 /**
  * What yauzl reads the archive through (its documented RandomAccessReader
@@ -405,7 +405,7 @@ export async function extractArchive(zip: string, destDir: string, opts: Extract
  */
 export const SMALL_ENTRY_MAX = 8 << 20;
 /** Reads of the archive for small entries go through a window this large (entries lie in order: one read serves many). */
-const WINDOW_BYTES = 4 << 20;
+const WINDOW_BYTES = 1 << 20;
 /** The synchronous loop yields to the event loop this often (ms): signals, progress, and the concurrent user/ copy get their turn. */
 const SLICE_MS = 5;
 const WRITE_CHUNK = 256 << 10;
