@@ -1,4 +1,4 @@
-import { phpModules } from "./php.js";
+import { phpModules } from "../util/php.js";
 import { pass, failed, type CheckResult, type PreflightInput } from "./types.js";
 
 export const PHP_EXTENSIONS = "php-extensions";

@@ -1,5 +1,5 @@
 import { parseConstraint, satisfies } from "./composer-constraint.js";
-import { phpVersion } from "./php.js";
+import { phpVersion } from "../util/php.js";
 import { pass, failed, type CheckResult, type PreflightInput } from "./types.js";
 import { errorMessage } from "../util/errors.js";
 

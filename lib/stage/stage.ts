@@ -13,6 +13,7 @@
  * original error is rethrown. manifest.json is written last, after the stage
  * has been flushed to disk: a manifest means a complete stage.
  */
+import { phpVersion } from "../util/php.js";
 import os from "node:os";
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -159,7 +160,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
   killPoint("stage:flushed");
 
   t = performance.now();
-  const [php, packages] = await Promise.all([phpVersion(log), listPackages(inst)]);
+  const [php, packages] = await Promise.all([phpVersionOrNull(log), listPackages(inst)]);
   const preservedSet = preservedNames(inst);
   const manifest: Manifest = {
     id,
@@ -197,36 +198,11 @@ export async function discardStage(inst: Installation, stage: Stage): Promise<vo
   await removeTree(dir);
 }
 
-/**
- * The application's PHP version (`php -r 'echo PHP_VERSION;'`), or null when
- * php is absent or says nothing within 10 s. Never throws.
- */
-export function phpVersion(log: Logger): Promise<string | null> {
-  return new Promise((resolve) => {
-    let out = "";
-    let child;
-    try {
-      child = spawn("php", ["-r", "echo PHP_VERSION;"], { stdio: ["ignore", "pipe", "ignore"] });
-    } catch {
-      resolve(null);
-      return;
-    }
-    // Our own timer, not spawn's `timeout` option: Node leaves that timer
-    // running when the spawn fails (ENOENT: no php), which kept every
-    // self-upgrade alive for 10 s after it had finished.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    timer.unref();
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      log.debug({ err: err.message }, "php not available");
-      resolve(null);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve(code === 0 && /^\d+\.\d+/.test(out.trim()) ? out.trim() : null);
-    });
-  });
+/** The application's PHP version for the manifest, or null when php is absent or fails. Never throws. */
+async function phpVersionOrNull(log: Logger): Promise<string | null> {
+  const php = await phpVersion();
+  if (php.kind !== "ok") log.debug({ php: php.kind === "error" ? php.message : "missing" }, "php not available");
+  return php.kind === "ok" ? php.raw : null;
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
  * Ask the PHP on PATH about itself, in a child process with a timeout and no
- * shell. Used by the runtime-php and php-extensions checks.
+ * shell. Used by the runtime-php and php-extensions checks and by the manifest (runtime.php).
  */
 import { execFile } from "node:child_process";
-import { errnoCode } from "../util/errors.js";
+import { errnoCode } from "./errors.js";
 
 export const PHP_TIMEOUT_MS = 15_000;
 
