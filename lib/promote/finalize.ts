@@ -60,6 +60,10 @@ export async function finalizeUpgrade(
  */
 export async function removeStagedLeftovers(inst: Installation, id: string, alsoSnapshot = false): Promise<void> {
   const dir = snapshotDir(inst, id);
-  const names = ["package.zip", "package", "cleared", ...(alsoSnapshot ? ["previous", "user"] : [])];
-  for (const n of names) await removeTree(path.join(dir, n));
+  for (const n of stagedLeftoverNames(alsoSnapshot)) await removeTree(path.join(dir, n));
+}
+
+/** What removeStagedLeftovers removes (recovery looks for the same names to finish a killed removal). */
+export function stagedLeftoverNames(alsoSnapshot: boolean): string[] {
+  return ["package.zip", "package", "cleared", ...(alsoSnapshot ? ["previous", "user"] : [])];
 }

@@ -8,7 +8,7 @@ import { killPoint } from "../util/seams.js";
 import { readJournal } from "../txn/journal.js";
 import { undoTransaction } from "../txn/transaction.js";
 import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
-import { finalizeUpgrade, removeStagedLeftovers } from "../promote/finalize.js";
+import { finalizeUpgrade, removeStagedLeftovers, stagedLeftoverNames } from "../promote/finalize.js";
 import { readManifest, writeManifest, isValidId, listManifests } from "../stage/manifest.js";
 import { finalizeRollback, removeSwapScratch } from "./rollback.js";
 import { enterRecoveryMode } from "./enter.js";
@@ -132,7 +132,11 @@ async function findLeftovers(inst: Installation): Promise<string[]> {
       if (hasStageFiles || names?.every((n) => STAGE_NAMES.has(n))) out.push(id);
       continue;
     }
-    if (m.status === "staged" || hasStageFiles || ((m.status === "failed" || m.status === "restored") && (await lstatOrNull(path.join(dir, "previous"))))) out.push(id);
+    // Any of what finalize (or a failed attempt's cleanup) removes, left because it was killed part-way.
+    const failedAttempt = m.status === "failed" || m.status === "restored";
+    let left = m.status === "staged";
+    for (const n of stagedLeftoverNames(failedAttempt)) left ||= (await lstatOrNull(path.join(dir, n))) !== null;
+    if (left) out.push(id);
   }
   return out;
 }

@@ -166,6 +166,17 @@ describe("e2e: self-upgrade", function () {
     }
   });
 
+  it("a finalize killed while removing leftovers (only cleared/ left) is finished by the next command", async () => {
+    const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = path.join(root, "snapshots", JSON.parse(r.stdout).manifest.id);
+    await writeTree(snap, { "cleared/cache/compiled/abc.php": "<?php // cached\n" });
+    const st = await runGpm(["status", "--root", root, "--json"]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(JSON.parse(st.stdout).recovered.join("\n"), /removed staged leftovers/);
+    assert.deepEqual((await fsp.readdir(snap)).sort(), ["files.json", "log.ndjson", "manifest.json", "previous", "user"]);
+  });
+
   it("five successive upgrades keep exactly three manifests and snapshots", async () => {
     const versions = ["1.8.0", "1.8.1", "1.8.2", "1.8.3", "1.8.4"];
     const f = await makeFeed(path.join(base, "feed5"), versions.map((version) => ({ version })));
