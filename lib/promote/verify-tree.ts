@@ -1,8 +1,6 @@
-import fsp from "node:fs/promises";
-import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Manifest } from "../stage/manifest.js";
-import { lstatOrNull } from "../util/fsx.js";
+import { walkFiles } from "../util/fsx.js";
 import { fail } from "../util/errors.js";
 import { compareWithRecord, readFilesRecord, coreFiles } from "../stage/files-record.js";
 
@@ -23,20 +21,9 @@ export async function verifyTree(inst: Installation, m: Manifest): Promise<{ che
   const { modified, missing, checked } = await compareWithRecord(inst.root, core);
   const drift: Drift[] = [...modified.map((p) => ({ path: p, kind: "modified" as const })), ...missing.map((p) => ({ path: p, kind: "missing" as const }))];
   for (const entry of m.core) {
-    for (const rel of await listFiles(inst.root, entry)) if (!(rel in core)) drift.push({ path: rel, kind: "added" });
+    await walkFiles(inst.root, entry, (rel) => {
+      if (!(rel in core)) drift.push({ path: rel, kind: "added" });
+    });
   }
   return { checked, drift: drift.sort((a, b) => a.path.localeCompare(b.path)) };
-}
-
-async function listFiles(root: string, rel: string): Promise<string[]> {
-  const st = await lstatOrNull(path.join(root, rel));
-  if (!st) return [];
-  if (!st.isDirectory()) return st.isFile() ? [rel] : [];
-  const out: string[] = [];
-  for (const e of await fsp.readdir(path.join(root, rel), { withFileTypes: true })) {
-    const r = `${rel}/${e.name}`;
-    if (e.isDirectory()) out.push(...(await listFiles(root, r)));
-    else if (e.isFile()) out.push(r);
-  }
-  return out;
 }

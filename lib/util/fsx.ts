@@ -86,25 +86,26 @@ export function resolveInside(base: string, rel: string, what: string): string {
   return full;
 }
 
+/**
+ * Every regular file at or below `p` (links not followed, never entered), as a
+ * path relative to `base`, with its stats. A missing `p` has none.
+ */
+export async function walkFiles(base: string, rel: string, onFile: (rel: string, st: fs.Stats) => void): Promise<void> {
+  const st = await lstatOrNull(path.join(base, rel));
+  if (!st) return;
+  if (st.isFile()) onFile(rel, st);
+  if (!st.isDirectory()) return;
+  for (const name of await fsp.readdir(path.join(base, rel))) await walkFiles(base, rel ? `${rel}/${name}` : name, onFile);
+}
+
 /** Total size in bytes and count of regular files below `dir` (links not followed). */
 export async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
-  const walk = async (d: string): Promise<void> => {
-    const entries = await fsp.readdir(d, { withFileTypes: true });
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        files++;
-        bytes += (await fsp.lstat(p)).size;
-      }
-    }
-  };
-  const st = await lstatOrNull(dir);
-  if (!st) return { files, bytes };
-  if (st.isDirectory()) await walk(dir);
-  else if (st.isFile()) return { files: 1, bytes: st.size };
+  await walkFiles(dir, "", (_rel, st) => {
+    files++;
+    bytes += st.size;
+  });
   return { files, bytes };
 }
 
