@@ -26,12 +26,20 @@ import zlib from "node:zlib";
 import { performance } from "node:perf_hooks";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
+import os from "node:os";
+import { Worker } from "node:worker_threads";
 import yauzl from "yauzl";
 import { GpmError, errnoCode, errorMessage, fail, integrity } from "../util/errors.js";
 import { isInside } from "../util/fsx.js";
 import type { Logger } from "../util/log.js";
 import type { ProgressFactory } from "../util/progress.js";
 import { checkAbort } from "../util/signals.js";
+import { ArchiveWindow, CreatedModes, HINT, UnpackBudget, extractSmallEntry, readAt, refuse, streamed, type SmallJob } from "./extract-entry.js";
+import type { BatchIn, BatchOut, WorkerInit } from "./extract-worker.js";
+import { fromWorkerError, newStopFlag, raiseStop } from "../util/worker-task.js";
+
+export { SMALL_ENTRY_MAX } from "./extract-entry.js";
+const WORKER_URL = new URL("./extract-worker.js", import.meta.url);
 
 export interface ExtractOptions {
   /** Most entries (files, folders and links) the archive may hold. */
@@ -42,6 +50,8 @@ export interface ExtractOptions {
   log: Logger;
   /** Stop early (the stage stops extraction when its concurrent user/ copy fails). */
   signal?: AbortSignal;
+  /** Worker threads for the small entries (0: all on this thread); default by entry count and cores. */
+  workers?: number;
 }
 
 export interface ExtractedFile {
@@ -99,7 +109,6 @@ const MAX_SEGMENT_BYTES = 255;
  */
 const MAX_NAME_BYTES = 1024;
 const MAX_DEPTH = 48;
-const HINT = "the release archive is unsafe or corrupt; nothing was installed";
 
 /** Control characters: C0, DEL and C1. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/; // eslint-disable-line no-control-regex
@@ -107,10 +116,6 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/; // eslint-disable-line no-contro
 function stopIfAsked(signal: AbortSignal | undefined): void {
   checkAbort();
   if (signal?.aborted) throw signal.reason;
-}
-
-function refuse(name: string, reason: string): GpmError {
-  return integrity(`unsafe archive: entry ${JSON.stringify(name)} ${reason}`, HINT);
 }
 
 /** Why a stored name is unsafe, or null. `name` is without the trailing `/` of a folder. */
@@ -130,17 +135,6 @@ export function unsafeNameReason(name: string): string | null {
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `has a name longer than ${MAX_NAME_BYTES} bytes`;
   if (name.split("/").length > MAX_DEPTH) return `is nested deeper than ${MAX_DEPTH} levels`;
   return null;
-}
-
-/** Read `length` bytes at `position` into `buf` at `offset`: fewer only at the end of the file. */
-function readAt(fd: number, buf: Buffer, offset: number, length: number, position: number): number {
-  let got = 0;
-  while (got < length) {
-    const n = fs.readSync(fd, buf, offset + got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
 }
 
 /** Read-ahead of ZipReader for the central directory: one read serves some 2,000 entries. */
@@ -392,137 +386,6 @@ export async function extractArchive(zip: string, destDir: string, opts: Extract
   }
 }
 
-/**
- * Entries up to this size (compressed and declared) are read, inflated,
- * checked and written synchronously in one go: a read stream, an inflate
- * stream (with its native zlib state), an async generator and a write stream
- * per file cost far more than the work itself for the typical 5 KB source
- * file, and a streamed entry pays a thread-pool round trip per 16 KB chunk
- * (a 4 MiB bundle streamed at ~50 MB/s, whole at several hundred). Memory is
- * bounded by twice this (compressed + inflated) beside the read window.
- * Larger entries are streamed. Exported for the tests, which build entries
- * on both sides.
- */
-export const SMALL_ENTRY_MAX = 8 << 20;
-/** Reads of the archive for small entries go through a window this large (entries lie in order: one read serves many). */
-const WINDOW_BYTES = 1 << 20;
-/** The synchronous loop yields to the event loop this often (ms): signals, progress, and the concurrent user/ copy get their turn. */
-const SLICE_MS = 5;
-const WRITE_CHUNK = 256 << 10;
-const streamed = (compressedSize: number, size: number): boolean => compressedSize > SMALL_ENTRY_MAX || size > SMALL_ENTRY_MAX;
-const LOCAL_HEADER_SIG = 0x04034b50;
-const LOCAL_HEADER_BYTES = 30;
-
-/**
- * Synchronous reads of byte ranges of the archive through a reusable window.
- * A range past the end of the file is a corrupt archive (a central directory
- * pointing outside it), never a short read.
- */
-class ArchiveWindow {
-  private buf = Buffer.allocUnsafe(WINDOW_BYTES);
-  private start = 0;
-  private end = 0;
-  /** Reused for entries too big for the window: one allocation, not one per entry left to the garbage collector. */
-  private big = Buffer.alloc(0);
-
-  constructor(
-    private readonly fd: number,
-    private readonly size: number,
-  ) {}
-
-  /** `length` bytes at `pos`; the view is valid until the next call. */
-  read(pos: number, length: number, name: string): Buffer {
-    if (pos < 0 || length < 0 || pos + length > this.size) throw integrity(`corrupt archive: entry ${JSON.stringify(name)} overflows the archive (bytes ${pos}+${length} of ${this.size})`, HINT);
-    if (pos >= this.start && pos + length <= this.end) return this.buf.subarray(pos - this.start, pos - this.start + length);
-    if (length > this.buf.length / 2) {
-      // A big entry is read on its own, leaving the window where it is.
-      if (this.big.length < length) this.big = Buffer.allocUnsafe(length);
-      if (this.fill(this.big, pos, length) < length) throw integrity(`corrupt archive: entry ${JSON.stringify(name)} is cut short`, HINT);
-      return this.big.subarray(0, length);
-    }
-    const got = this.fill(this.buf, pos, Math.min(this.buf.length, this.size - pos));
-    this.start = pos;
-    this.end = pos + got;
-    if (got < length) throw integrity(`corrupt archive: entry ${JSON.stringify(name)} is cut short`, HINT);
-    return this.buf.subarray(0, length);
-  }
-
-  private fill(buf: Buffer, pos: number, want: number): number {
-    return readAt(this.fd, buf, 0, want, pos);
-  }
-}
-
-/** Bytes actually unpacked so far, against limits.maxUnpackedBytes (never the declared sizes). */
-class UnpackBudget {
-  written = 0;
-  constructor(private readonly max: number) {}
-  add(n: number, name: string): void {
-    this.written += n;
-    if (this.written > this.max) {
-      throw integrity(`unsafe archive: unpacks to more than limits.maxUnpackedBytes (${this.max}) bytes (at ${JSON.stringify(name)})`, "a zip bomb, or raise limits.maxUnpackedBytes in gpm.json");
-    }
-  }
-}
-
-/** The data of a small entry, inflated with its output capped one byte above the declared size: a lie costs at most that much memory. */
-function readSmallEntry(win: ArchiveWindow, p: Planned, budget: UnpackBudget): Buffer {
-  const head = win.read(p.offset, LOCAL_HEADER_BYTES, p.name);
-  if (head.readUInt32LE(0) !== LOCAL_HEADER_SIG) throw integrity(`corrupt archive: entry ${JSON.stringify(p.name)} has no valid local header`, HINT);
-  const dataStart = p.offset + LOCAL_HEADER_BYTES + head.readUInt16LE(26) + head.readUInt16LE(28);
-  const raw = win.read(dataStart, p.compressedSize, p.name);
-  const declared = p.size;
-  let data: Buffer;
-  if (p.method === 0) data = raw;
-  else {
-    try {
-      // chunkSize: the output lands in one buffer of its exact size, not in
-      // 16 KB pieces concatenated afterwards (twice the memory and a copy).
-      data = zlib.inflateRawSync(raw, { maxOutputLength: declared + 1, chunkSize: Math.max(64, declared + 1) });
-    } catch (err) {
-      if ((err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-        budget.add(declared + 1, p.name);
-        throw refuse(p.name, `holds more bytes than the ${declared} it declares`);
-      }
-      throw integrity(`corrupt archive: entry ${JSON.stringify(p.name)} does not inflate (${errorMessage(err)})`, HINT);
-    }
-  }
-  budget.add(data.length, p.name);
-  if (data.length > declared) throw refuse(p.name, `holds more bytes than the ${declared} it declares`);
-  if (data.length !== declared) throw refuse(p.name, `holds ${data.length} bytes, not the ${declared} it declares`);
-  if (zlib.crc32(data) !== p.crc32) throw refuse(p.name, "fails its CRC-32 check");
-  return data;
-}
-
-/**
- * Permission bits a file gets when created with a given mode: the umask (or
- * a default ACL) may take some away. Learned from the first file of each
- * mode (one fstat), then a file whose created mode already matches skips its
- * chmod. The answer is the same for every file: all of them are created by
- * this process in folders made here, which inherit alike.
- */
-class CreatedModes {
-  private known = new Map<number, number>();
-  fix(fd: number, mode: number): void {
-    let got = this.known.get(mode);
-    if (got === undefined) {
-      got = fs.fstatSync(fd).mode & 0o7777;
-      this.known.set(mode, got);
-    }
-    if (got !== mode) fs.fchmodSync(fd, mode);
-  }
-}
-
-/** Write a small file whole: created exclusively (a name cannot have been written twice), mode set on the fd. */
-function writeSmallFile(dest: string, data: Buffer, mode: number, modes: CreatedModes): void {
-  const fd = fs.openSync(dest, "wx", mode);
-  try {
-    // In pieces: one 4 MiB write() cost the kernel ten times what 256 KiB ones do (measured on ext4, Linux 6.18).
-    for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, Math.min(WRITE_CHUNK, data.length - off));
-    modes.fix(fd, mode);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Stream a large entry to `dest`, counting, hashing and checking the CRC of the bytes as they come out of inflate. */
 async function writeLargeEntry(zf: yauzl.ZipFile, p: Planned, dest: string, budget: UnpackBudget): Promise<{ sha256: string; size: number }> {
@@ -548,6 +411,9 @@ async function writeLargeEntry(zf: yauzl.ZipFile, p: Planned, dest: string, budg
   return { sha256: hash.digest("hex"), size };
 }
 
+/** The synchronous loop yields to the event loop this often (ms): signals, progress, and the concurrent user/ copy get their turn. */
+const SLICE_MS = 5;
+
 /**
  * The extraction works synchronously (reads, inflate, hashing, writes), and
  * gives the event loop a turn every SLICE_MS: the CLI must notice signals,
@@ -567,6 +433,148 @@ class Slices {
   restart(): void {
     this.end = performance.now() + SLICE_MS;
   }
+}
+
+type Written = { sha256: string; size: number };
+
+/**
+ * Wait for both; the first to fail aborts `stop` (so the other stops at its
+ * next check) and its error is the one thrown, once both have ended: nothing
+ * is still writing into the destination when the caller removes it.
+ */
+async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>, stop: AbortController): Promise<[A, B]> {
+  const first = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
+      if (!stop.signal.aborted) stop.abort(err);
+      throw err;
+    });
+  const [ra, rb] = await Promise.allSettled([first(a), first(b)]);
+  if (stop.signal.aborted) throw stop.signal.reason;
+  if (ra.status === "rejected") throw ra.reason;
+  if (rb.status === "rejected") throw rb.reason;
+  return [ra.value, rb.value];
+}
+
+/**
+ * Worker threads for the small entries: inflating, hashing and creating
+ * 20,000 files is CPU work (in zlib, in SHA-256 and in the kernel's file
+ * creation) that one thread does at the speed of `unzip`; spread over the
+ * machine's cores it takes a fraction of that. Below WORKERS_FROM entries a
+ * worker's start-up (~40 ms) costs more than it saves.
+ */
+const WORKERS_FROM = 512;
+const MAX_WORKERS = 4;
+function defaultWorkers(smallEntries: number): number {
+  const cores = os.availableParallelism();
+  return smallEntries < WORKERS_FROM || cores < 2 ? 0 : Math.min(MAX_WORKERS, cores);
+}
+
+/** Small entries on this thread, in slices (the archives below WORKERS_FROM, and machines with one core). */
+async function writeInline(jobs: SmallJob[], fd: number, size: number, budget: UnpackBudget, opts: ExtractOptions, progressed: (n: number) => void): Promise<Written[]> {
+  const win = new ArchiveWindow(fd, size);
+  const modes = new CreatedModes();
+  const slices = new Slices();
+  const out: Written[] = [];
+  let pending = 0;
+  for (const job of jobs) {
+    await slices.tick(() => {
+      progressed(pending);
+      pending = 0;
+    });
+    stopIfAsked(opts.signal);
+    out.push(extractSmallEntry(win, job, budget, modes));
+    pending++;
+  }
+  progressed(pending);
+  return out;
+}
+
+/** A batch closes at this many entries or compressed bytes: small enough to spread evenly and to notice a stop within milliseconds. */
+const BATCH_ENTRIES = 64;
+const BATCH_BYTES = 1 << 20;
+
+/** Contiguous runs of jobs (entries lie in archive order, so each batch reads one stretch of the file). */
+function batchesOf(jobs: SmallJob[]): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < jobs.length; i++) {
+    bytes += jobs[i]!.compressedSize;
+    if (i + 1 - start >= BATCH_ENTRIES || bytes >= BATCH_BYTES) {
+      out.push([start, i + 1]);
+      start = i + 1;
+      bytes = 0;
+    }
+  }
+  if (start < jobs.length) out.push([start, jobs.length]);
+  return out;
+}
+
+/**
+ * Small entries on `count` worker threads, each fed batches (two in flight,
+ * so none waits for this thread between batches). The first error, or a stop
+ * asked for, raises the shared stop flag: each worker finishes the entry it
+ * is writing and skips the rest. The promise settles only once every worker
+ * has exited, so nothing writes into the destination afterwards.
+ */
+function writeInWorkers(jobs: SmallJob[], count: number, fd: number, size: number, opts: ExtractOptions, progressed: (n: number) => void): Promise<Written[]> {
+  const batches = batchesOf(jobs);
+  const results: Written[] = new Array<Written>(jobs.length);
+  const stop = newStopFlag();
+  const init: WorkerInit = { role: "gpm-extract", fd, size, maxUnpackedBytes: opts.maxUnpackedBytes, stop };
+  if (batches.length === 0) return Promise.resolve(results);
+  return new Promise((resolve, reject) => {
+    const threads: Worker[] = [];
+    let next = 0;
+    let finished = 0;
+    let ended = false;
+    let error: unknown;
+    let exited = 0;
+    const end = (err?: unknown): void => {
+      if (err !== undefined && error === undefined) error = err;
+      if (ended) return;
+      ended = true;
+      raiseStop(stop);
+      for (const w of threads) w.postMessage({ end: true } satisfies BatchIn);
+    };
+    const send = (w: Worker): void => {
+      if (next >= batches.length || ended) return;
+      const batch = next++;
+      const [from, to] = batches[batch]!;
+      w.postMessage({ batch, jobs: jobs.slice(from, to) } satisfies BatchIn);
+    };
+    const onAbort = (): void => end(opts.signal!.reason);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    for (let i = 0; i < Math.min(count, batches.length); i++) {
+      const w = new Worker(WORKER_URL, { workerData: init });
+      threads.push(w);
+      w.on("message", (msg: BatchOut) => {
+        if (ended) return;
+        if ("error" in msg) return end(fromWorkerError(msg.error));
+        if ("stopped" in msg) return;
+        const [from] = batches[msg.batch]!;
+        for (const [k, r] of msg.results.entries()) results[from + k] = r;
+        progressed(msg.results.length);
+        try {
+          stopIfAsked(opts.signal);
+        } catch (err) {
+          return end(err);
+        }
+        if (++finished === batches.length) end();
+        else send(w);
+      });
+      w.on("error", (err) => end(err));
+      w.on("exit", () => {
+        if (!ended) end(new Error("an extraction worker stopped before its work was done"));
+        if (++exited < threads.length) return;
+        opts.signal?.removeEventListener("abort", onAbort);
+        if (error !== undefined) reject(error);
+        else resolve(results);
+      });
+      send(w);
+      send(w);
+    }
+  });
 }
 
 async function extractInto(zf: yauzl.ZipFile, fd: number, destDir: string, opts: ExtractOptions): Promise<ExtractResult> {
@@ -624,31 +632,38 @@ async function extractInto(zf: yauzl.ZipFile, fd: number, destDir: string, opts:
 
   const fileCount = plan.filter((p) => p.kind !== "dir").length;
   const bar = opts.progress("extract", fileCount, "files");
-  const files: ExtractedFile[] = [];
   const budget = new UnpackBudget(opts.maxUnpackedBytes);
-  const win = new ArchiveWindow(fd, zf.fileSize);
-  const modes = new CreatedModes();
+  const small: Planned[] = [];
+  const large: Planned[] = [];
+  for (const p of plan) if (p.kind === "file") (streamed(p.compressedSize, p.size) ? large : small).push(p);
+  const jobs: SmallJob[] = small.map((p) => ({ offset: p.offset, compressedSize: p.compressedSize, size: p.size, crc32: p.crc32, method: p.method, name: p.name, dest: full(p.segments), mode: p.mode }));
   let done = 0;
-  try {
-    for (const p of plan) {
-      if (p.kind !== "file") continue;
-      await slices.tick(() => bar.update(done));
-      stopIfAsked(opts.signal);
-      const dest = full(p.segments);
-      if (!streamed(p.compressedSize, p.size)) {
-        const data = readSmallEntry(win, p, budget);
-        const sha256 = crypto.hash("sha256", data, "hex");
-        writeSmallFile(dest, data, p.mode, modes);
-        files.push({ path: p.segments.join("/"), sha256, size: data.length, mode: p.mode });
-      } else {
-        const { sha256, size } = await writeLargeEntry(zf, p, dest, budget);
-        files.push({ path: p.segments.join("/"), sha256, size, mode: p.mode });
-        bar.update(done + 1);
-        slices.restart();
-      }
-      done++;
-    }
+  const progressed = (n: number): void => {
+    done += n;
     bar.update(done);
+  };
+  try {
+    // Either side's failure stops the other, and is the error reported.
+    const stop = new AbortController();
+    const both = { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal };
+    const workers = opts.workers ?? defaultWorkers(jobs.length);
+    const writeSmall = workers > 0 ? writeInWorkers(jobs, workers, fd, zf.fileSize, both, progressed) : writeInline(jobs, fd, zf.fileSize, budget, both, progressed);
+    // The large entries stream on this thread meanwhile (their reads, inflate
+    // and writes are mostly thread-pool work); a failure on either side stops both.
+    const writeLarge = (async (): Promise<{ sha256: string; size: number }[]> => {
+      const out = [];
+      for (const p of large) {
+        stopIfAsked(both.signal);
+        out.push(await writeLargeEntry(zf, p, full(p.segments), budget));
+        progressed(1);
+      }
+      return out;
+    })();
+    const [smallDone, largeDone] = await settleBoth(writeSmall, writeLarge, stop);
+    const files: ExtractedFile[] = [];
+    for (const [i, p] of small.entries()) files.push({ path: p.segments.join("/"), ...smallDone[i]!, mode: p.mode });
+    for (const [i, p] of large.entries()) files.push({ path: p.segments.join("/"), ...largeDone[i]!, mode: p.mode });
+    const bytes = files.reduce((n, f) => n + f.size, 0);
     const linkList: { path: string; target: string }[] = [];
     for (const p of plan) {
       if (p.kind !== "link") continue;
@@ -667,8 +682,8 @@ async function extractInto(zf: yauzl.ZipFile, fd: number, destDir: string, opts:
     const entries = [...new Set(plan.map((p) => p.segments[0]!))].sort();
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     linkList.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    opts.log.debug({ files: files.length, links: linkList.length, bytes: budget.written }, "extracted");
-    return { files, links: linkList, entries, bytes: budget.written };
+    opts.log.debug({ files: files.length, links: linkList.length, bytes, workers }, "extracted");
+    return { files, links: linkList, entries, bytes };
   } finally {
     bar.stop();
     zf.close();
