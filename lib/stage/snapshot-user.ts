@@ -4,13 +4,12 @@
  * access and modification times, symlinks as links with their target verbatim
  * (never followed), and, when gpm runs as root, owner and group.
  *
- * Speed: the tree is walked, created, copied and finished a level at a time,
- * each phase with many operations in flight on the thread pool
- * (fs.copyFile: copy_file_range, or a reflink where the file system can), so
- * the copy needs a few round trips through the event loop per level, not
- * several per file: it runs beside the extraction, which holds the main
- * thread for slices at a time. Folders get their modes and times last,
- * deepest level first: writing into a folder changes its mtime.
+ * Speed: the copy runs on a worker thread with synchronous calls
+ * (fs.copyFileSync: copy_file_range, or a reflink where the file system
+ * can), like `cp -a`. The same copy made of awaited calls on the thread pool
+ * took ~1.7 s for a 2,000-file user/ beside the extraction; this one takes
+ * ~0.2 s, and leaves the main thread and the pool alone. Folders get their
+ * modes and times after their contents: writing into a folder changes its mtime.
  *
  * Decisions: a missing `src` is not an error; the result is empty and `dest`
  * is not created (a snapshot without `user/` records a site without one). A
@@ -21,176 +20,152 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { isMainThread, workerData, parentPort } from "node:worker_threads";
 import { GpmError, errnoCode, errorMessage, fail } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
-import type { ProgressFactory } from "../util/progress.js";
-import { AbortedError, checkAbort } from "../util/signals.js";
+import type { ProgressFactory, ProgressBar } from "../util/progress.js";
+import { runWorkerTask, stopRaised, StoppedError, toWorkerError, type TaskMessage } from "../util/worker-task.js";
 
 export interface SnapshotOptions {
   progress: ProgressFactory;
   log: Logger;
   /** Stop early (the stage aborts the copy when the download or extraction fails). */
   signal?: AbortSignal;
-  /**
-   * File operations in flight at once (default 64). A function is read again
-   * as the copy goes: the stage keeps it low while its download needs the
-   * thread pool, and raises it once the extraction holds the main thread.
-   */
-  concurrency?: number | (() => number);
   /** Absolute paths below `src` not to copy (the snapshot store itself, when it lives inside user/). */
   exclude?: string[];
 }
 
-interface Item {
-  rel: string;
-  st: fs.Stats;
+export interface SnapshotResult {
+  files: number;
+  bytes: number;
 }
 
-/** File operations in flight: enough that the thread pool stays busy while the main thread is held by the extraction between its yields. */
-const DEFAULT_CONCURRENCY = 64;
-const uid = typeof process.getuid === "function" ? process.getuid() : -1;
-const gid = typeof process.getgid === "function" ? process.getgid() : -1;
-/** Only root can give a copy another owner; a copy made by root that already has the right owner skips the call. */
-const needsChown = (st: fs.Stats): boolean => uid === 0 && (st.uid !== uid || st.gid !== gid);
-
-function stopIfAsked(signal: AbortSignal | undefined): void {
-  checkAbort();
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new AbortedError("SIGTERM");
+interface CopyJob {
+  role: "gpm-snapshot";
+  src: string;
+  dest: string;
+  exclude: string[];
+  stop: Int32Array;
 }
+type Note = { total: number } | { copied: number } | { skipped: string };
 
-/**
- * Run `fn` over `items` with at most `limit()` in flight (read again as items
- * finish, so a raised limit takes effect at once); the first error stops new
- * work and is thrown once the running ones have settled.
- */
-function pool<T>(items: T[], limit: () => number, fn: (item: T) => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let next = 0;
-    let active = 0;
-    let failed: { err: unknown } | null = null;
-    const fill = (): void => {
-      while (failed === null && next < items.length && active < Math.max(1, limit())) {
-        const item = items[next++]!;
-        active++;
-        Promise.resolve()
-          .then(() => fn(item))
-          .catch((err: unknown) => {
-            failed ??= { err };
-          })
-          .finally(() => {
-            active--;
-            fill();
-          });
-      }
-      if (active === 0 && (failed !== null || next >= items.length)) {
-        if (failed !== null) reject(failed.err);
-        else resolve();
-      }
-    };
-    fill();
-  });
-}
-
-export async function snapshotTree(src: string, dest: string, opts: SnapshotOptions): Promise<{ files: number; bytes: number }> {
-  let rootSt: fs.Stats;
+export async function snapshotTree(src: string, dest: string, opts: SnapshotOptions): Promise<SnapshotResult> {
   try {
-    rootSt = await fsp.stat(src);
+    const rootSt = await fsp.stat(src);
+    if (!rootSt.isDirectory()) throw fail(`cannot snapshot ${src}: not a folder`);
   } catch (err) {
+    if (err instanceof GpmError) throw err;
     if (errnoCode(err) === "ENOENT") {
       opts.log.debug({ src }, "nothing to snapshot");
       return { files: 0, bytes: 0 };
     }
     throw fail(`cannot snapshot ${src}: ${errnoCode(err) ?? errorMessage(err)}`);
   }
-  if (!rootSt.isDirectory()) throw fail(`cannot snapshot ${src}: not a folder`);
-
+  let bar: ProgressBar | undefined;
   try {
-    return await copyTree(src, dest, rootSt, opts);
+    const job = { role: "gpm-snapshot", src, dest, exclude: (opts.exclude ?? []).map((p) => path.resolve(p)) };
+    const res = await runWorkerTask<SnapshotResult, Note>(new URL(import.meta.url), job, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onNote: (note) => {
+        if ("total" in note) bar = opts.progress("snapshot", note.total, "files");
+        else if ("copied" in note) bar?.update(note.copied);
+        else opts.log.warn({ path: note.skipped }, "snapshot skips a socket, fifo or device");
+      },
+    });
+    opts.log.debug({ src, dest, ...res }, "snapshot copied");
+    return res;
   } catch (err) {
     if (err instanceof GpmError || (opts.signal?.aborted && err === opts.signal.reason)) throw err;
     throw fail(`snapshot of ${src} failed: ${errorMessage(err)}`, "check permissions and free space; nothing was changed");
+  } finally {
+    bar?.stop();
   }
 }
 
-async function copyTree(src: string, dest: string, rootSt: fs.Stats, opts: SnapshotOptions): Promise<{ files: number; bytes: number }> {
-  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
-  const c = opts.concurrency ?? DEFAULT_CONCURRENCY;
-  const limit = typeof c === "function" ? c : () => c;
-  // Every phase works a level of the tree at a time with all of that level's
-  // operations in flight, so the copy needs a few round trips through the
-  // event loop per level, not several per folder: it runs beside the
-  // extraction, which holds the main thread for slices at a time.
-  const levels: Item[][] = [];
-  const leaves: Item[] = [];
-  for (let level: Item[] = [{ rel: "", st: rootSt }]; level.length > 0; ) {
-    stopIfAsked(opts.signal);
-    levels.push(level);
-    const children: string[] = [];
-    await pool(level, limit, async (dir) => {
-      for (const name of await fsp.readdir(path.join(src, dir.rel))) {
-        const rel = dir.rel ? `${dir.rel}/${name}` : name;
-        if (!exclude.has(path.join(src, rel))) children.push(rel);
-      }
-    });
-    const next: Item[] = [];
-    await pool(children, limit, async (rel) => {
-      const st = await fsp.lstat(path.join(src, rel));
-      if (st.isDirectory()) next.push({ rel, st });
+/** Only root can give a copy another owner; a copy made by root that already has the right owner skips the call. */
+function needsChown(st: fs.Stats): boolean {
+  return process.getuid?.() === 0 && (st.uid !== process.getuid() || st.gid !== process.getgid?.());
+}
+
+/** Give `to` the owner (as root), mode and times of `st`. Not for links (their mode is fixed, their times set by lutimes). */
+function finish(to: string, st: fs.Stats): void {
+  if (needsChown(st)) fs.chownSync(to, st.uid, st.gid);
+  // A chown clears setuid/setgid; a folder was created 0700 on purpose.
+  if (st.isDirectory() || (needsChown(st) && st.mode & 0o7000)) fs.chmodSync(to, st.mode & 0o7777);
+  fs.utimesSync(to, st.atime, st.mtime);
+}
+
+/** How often the worker reports progress (files). */
+const NOTE_EVERY = 64;
+
+/**
+ * The copy itself, on the worker: walk the source (links not followed,
+ * excluded paths left out), then create folders parents first, copy files
+ * and links, and finish folders deepest first (a folder that loses its w or
+ * x bit has nothing left to do below it). The stop flag is read before
+ * every entry.
+ */
+function copyTree(job: CopyJob, note: (n: Note) => void): SnapshotResult {
+  const exclude = new Set(job.exclude);
+  const dirs: { rel: string; st: fs.Stats }[] = [{ rel: "", st: fs.statSync(job.src) }];
+  const leaves: { rel: string; st: fs.Stats }[] = [];
+  const check = (): void => {
+    if (stopRaised(job.stop)) throw new StoppedError();
+  };
+  for (let i = 0; i < dirs.length; i++) {
+    check();
+    const dir = dirs[i]!.rel;
+    for (const name of fs.readdirSync(path.join(job.src, dir))) {
+      const rel = dir ? `${dir}/${name}` : name;
+      if (exclude.has(path.join(job.src, rel))) continue;
+      const st = fs.lstatSync(path.join(job.src, rel));
+      if (st.isDirectory()) dirs.push({ rel, st });
       else if (st.isFile() || st.isSymbolicLink()) leaves.push({ rel, st });
-      else opts.log.warn({ path: path.join(src, rel) }, "snapshot skips a socket, fifo or device");
-    });
-    level = next;
-  }
-  const fileCount = leaves.filter((l) => l.st.isFile()).length;
-  const bytes = leaves.reduce((n, l) => n + (l.st.isFile() ? l.st.size : 0), 0);
-
-  // Parents before children: one level after the other. The top one fails if `dest` exists.
-  await fsp.mkdir(path.dirname(dest), { recursive: true });
-  for (const level of levels) {
-    stopIfAsked(opts.signal);
-    await pool(level, limit, (d) => fsp.mkdir(path.join(dest, d.rel), { mode: 0o700 }));
-  }
-
-  const bar = opts.progress("snapshot", fileCount, "files");
-  let done = 0;
-  try {
-    await pool(leaves, limit, async ({ rel, st }) => {
-      stopIfAsked(opts.signal);
-      const from = path.join(src, rel);
-      const to = path.join(dest, rel);
-      if (st.isSymbolicLink()) {
-        await fsp.symlink(await fsp.readlink(from), to);
-        if (needsChown(st)) await fsp.lchown(to, st.uid, st.gid);
-        await fsp.lutimes(to, st.atimeMs / 1000, st.mtimeMs / 1000);
-        return;
-      }
-      // COPYFILE_EXCL: a snapshot never overwrites; FICLONE: a reflink where the file system can.
-      // copyFile gives the copy the source's mode with an fchmod (libuv), so the
-      // umask takes nothing away and setuid/setgid/sticky are kept; only a chown
-      // (which clears setuid/setgid) makes a second chmod necessary.
-      await fsp.copyFile(from, to, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
-      if (needsChown(st)) {
-        await fsp.chown(to, st.uid, st.gid);
-        if (st.mode & 0o7000) await fsp.chmod(to, st.mode & 0o7777);
-      }
-      await fsp.utimes(to, st.atimeMs / 1000, st.mtimeMs / 1000);
-      bar.update(++done);
-    });
-    // Folder owners, modes and times last, deepest level first: writing into a
-    // folder changes its mtime, and a folder that loses its x bit must not
-    // have anything left to do below it. Within a level, folders are independent.
-    for (const level of [...levels].reverse()) {
-      stopIfAsked(opts.signal);
-      await pool(level, limit, async (d) => {
-        const to = path.join(dest, d.rel);
-        if (needsChown(d.st)) await fsp.chown(to, d.st.uid, d.st.gid);
-        await fsp.chmod(to, d.st.mode & 0o7777);
-        await fsp.utimes(to, d.st.atimeMs / 1000, d.st.mtimeMs / 1000);
-      });
+      else note({ skipped: path.join(job.src, rel) });
     }
-  } finally {
-    bar.stop();
   }
-  opts.log.debug({ src, dest, files: fileCount, bytes }, "snapshot copied");
-  return { files: fileCount, bytes };
+  let files = 0;
+  let bytes = 0;
+  for (const l of leaves) {
+    if (!l.st.isFile()) continue;
+    files++;
+    bytes += l.st.size;
+  }
+  note({ total: files });
+
+  // Breadth-first order: every folder after its parent. The top one fails if `dest` exists.
+  fs.mkdirSync(path.dirname(job.dest), { recursive: true });
+  for (const d of dirs) fs.mkdirSync(path.join(job.dest, d.rel), { mode: 0o700 });
+  let copied = 0;
+  for (const { rel, st } of leaves) {
+    check();
+    const from = path.join(job.src, rel);
+    const to = path.join(job.dest, rel);
+    if (st.isSymbolicLink()) {
+      fs.symlinkSync(fs.readlinkSync(from), to);
+      if (needsChown(st)) fs.lchownSync(to, st.uid, st.gid);
+      fs.lutimesSync(to, st.atime, st.mtime);
+      continue;
+    }
+    // COPYFILE_EXCL: a snapshot never overwrites. copyFile gives the copy the
+    // source's mode with an fchmod (libuv), so the umask takes nothing away
+    // and setuid/setgid/sticky are kept.
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+    finish(to, st);
+    if (++copied % NOTE_EVERY === 0) note({ copied });
+  }
+  note({ copied });
+  for (let i = dirs.length - 1; i >= 0; i--) finish(path.join(job.dest, dirs[i]!.rel), dirs[i]!.st);
+  return { files, bytes };
+}
+
+// As the copy's worker thread (runWorkerTask above starts this module as one).
+if (!isMainThread && parentPort && (workerData as Partial<CopyJob> | null)?.role === "gpm-snapshot") {
+  const port = parentPort;
+  const post = (m: TaskMessage<SnapshotResult, Note>): void => port.postMessage(m);
+  try {
+    post({ done: copyTree(workerData as CopyJob, (note) => post({ note })) });
+  } catch (err) {
+    post(err instanceof StoppedError ? { stopped: true } : { error: toWorkerError(err) });
+  }
 }

@@ -101,16 +101,6 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     throw err;
   };
 
-  // The user/ copy shares libuv's (FIFO) thread pool with the download's
-  // writes: while the download runs, only a few of its operations are in
-  // flight (with 64 queued ahead of each write, the bench's 250 MB download
-  // finished only when the copy did: ~2 s instead of ~0.5). The extraction
-  // then holds the main thread for slices at a time, and the copy only gets
-  // to queue work between them: many in flight keep the pool copying meanwhile
-  // (on the bench's 2k stage, 256 finished the copy in ~2.5 s where 64 took
-  // ~3.5; 1024 was faster still but cost 10 MB more at 20k).
-  let copyInFlight = 4;
-
   const packageBranch = (async (): Promise<{ ex: ExtractResult; size: number }> => {
     let t = performance.now();
     log.info({ version: release.version, url: release.url }, "downloading");
@@ -122,7 +112,6 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     verifySignature(release, got.sha256, inst.config.publicKey);
     timings.verify = since(t);
     t = performance.now();
-    copyInFlight = 256;
     const ex = await extractArchive(archive, packageDir, {
       maxFiles: limits.maxFiles,
       maxUnpackedBytes: limits.maxUnpackedBytes,
@@ -142,7 +131,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
   const userBranch = (async (): Promise<void> => {
     const t = performance.now();
     const exclude = isInside(inst.paths.user, inst.paths.snapshots) ? [inst.paths.snapshots] : [];
-    const copied = await snapshotTree(inst.paths.user, path.join(dir, "user"), { progress, log, signal: stop.signal, exclude, concurrency: () => copyInFlight });
+    const copied = await snapshotTree(inst.paths.user, path.join(dir, "user"), { progress, log, signal: stop.signal, exclude });
     timings.snapshot = since(t);
     killPoint("stage:user-copied");
     log.info(copied, "user/ copied to the snapshot");

@@ -114,7 +114,7 @@ describe("stage/snapshot-user", () => {
     assert.deepEqual(await listing(path.join(d, "copy")), ["a.txt"]);
   });
 
-  it("copies many files through the bounded pool, reporting progress in files", async () => {
+  it("copies many files (on its worker thread), reporting progress in files", async () => {
     const d = await tmpDir();
     const spec: Record<string, string> = {};
     for (let i = 0; i < 600; i++) spec[`d${i % 7}/sub${i % 3}/f${i}.txt`] = `file ${i}\n`;
@@ -123,7 +123,6 @@ describe("stage/snapshot-user", () => {
     let total = 0;
     const res = await snapshotTree(path.join(d, "user"), path.join(d, "copy"), {
       ...opts,
-      concurrency: 4,
       progress: (_l, t) => {
         total = t;
         return { update: (n) => (last = n), stop() {} };
@@ -141,6 +140,21 @@ describe("stage/snapshot-user", () => {
     const ac = new AbortController();
     ac.abort(new Error("download failed"));
     await assert.rejects(snapshotTree(path.join(d, "user"), path.join(d, "copy"), { ...opts, signal: ac.signal }), /download failed/);
+  });
+
+  it("stops part-way when its signal is aborted mid-copy: rejects with that reason, and nothing is written afterwards", async () => {
+    const d = await tmpDir();
+    const spec: Record<string, string> = {};
+    for (let i = 0; i < 3000; i++) spec[`d${i % 7}/f${i}.txt`] = `file ${i}\n`;
+    await writeTree(path.join(d, "user"), spec);
+    const ac = new AbortController();
+    const reason = new Error("extraction failed");
+    const progress = () => ({ update: (n: number) => (n > 0 && !ac.signal.aborted ? ac.abort(reason) : undefined), stop() {} });
+    await assert.rejects(snapshotTree(path.join(d, "user"), path.join(d, "copy"), { ...opts, progress, signal: ac.signal }), (err) => err === reason);
+    const copied = (await listing(path.join(d, "copy"))).filter((p) => p.endsWith(".txt")).length;
+    assert.ok(copied > 0 && copied < 3000, `stopped part-way (${copied} files)`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await listing(path.join(d, "copy"))).filter((p) => p.endsWith(".txt")).length, copied, "the worker had ended");
   });
 
   it("removeTree removes a copy holding read-only folders", async () => {
