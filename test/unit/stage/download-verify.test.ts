@@ -45,10 +45,40 @@ describe("stage/download", () => {
     assert.deepEqual(seen, [{ label: "download", total: payload.length, unit: "bytes", last: payload.length }]);
   });
 
-  it("copies a file:// release the same way", async () => {
+  it("links a file:// release only this user can write (same file system) instead of copying it, hashing it through the link", async () => {
+    const src = path.join(d, "r.zip");
+    await fsp.chmod(src, 0o644);
     const dest = path.join(await tmpDir(), "package.zip");
-    const got = await downloadRelease(release(pathToFileURL(path.join(d, "r.zip")).href), dest, { maxBytes: 1_000_000, progress: noProgress, log: silentLogger });
-    assert.equal(got.sha256, sha(payload));
+    const seen: number[] = [];
+    const progress = () => ({ update: (n: number) => void seen.push(n), stop() {} });
+    const got = await downloadRelease(release(pathToFileURL(src).href, { size: payload.length }), dest, { maxBytes: 1_000_000, progress, log: silentLogger });
+    assert.deepEqual(got, { sha256: sha(payload), size: payload.length });
+    const [a, b] = [await fsp.stat(src), await fsp.stat(dest)];
+    assert.equal(b.ino, a.ino, "one file, two names");
+    assert.equal(seen.at(-1), payload.length, "progress in bytes to the end");
+    await fsp.rm(dest);
+    assert.ok((await fsp.readFile(src)).equals(payload), "the source is untouched when the stage goes");
+  });
+
+  it("copies a file:// release that group or others could rewrite (the verified bytes must be the extracted ones)", async () => {
+    for (const mode of [0o664, 0o646]) {
+      const src = path.join(await tmpDir(), "r.zip");
+      await fsp.writeFile(src, payload);
+      await fsp.chmod(src, mode);
+      const dest = path.join(await tmpDir(), "package.zip");
+      const got = await downloadRelease(release(pathToFileURL(src).href), dest, { maxBytes: 1_000_000, progress: noProgress, log: silentLogger });
+      assert.equal(got.sha256, sha(payload));
+      assert.notEqual((await fsp.stat(dest)).ino, (await fsp.stat(src)).ino, `mode ${mode.toString(8)}: a copy`);
+      assert.equal((await fsp.stat(src)).nlink, 1, "no link left behind");
+    }
+  });
+
+  it("a linked file:// release whose size differs from the feed's: exit 6, the link removed, the source kept", async () => {
+    const src = path.join(d, "r.zip");
+    const dest = path.join(await tmpDir(), "package.zip");
+    await rejectsGpm(downloadRelease(release(pathToFileURL(src).href, { size: 1234 }), dest, { maxBytes: 1_000_000, progress: noProgress, log: silentLogger }), Exit.INTEGRITY, /is 300000 bytes, the feed says 1234/);
+    assert.equal(fs.existsSync(dest), false);
+    assert.equal((await fsp.stat(src)).nlink, 1);
   });
 
   it("refuses a download above limits.maxDownloadBytes (exit 6), by content-length or while streaming, leaving no file", async () => {
