@@ -6,9 +6,11 @@
  * smoke check).
  */
 import fs from "node:fs";
+import { isMainThread } from "node:worker_threads";
 
+// Workers inherit --import: only the main thread writes (the figures are the process's anyway).
 const out = process.env.GPM_BENCH_RSS_FILE;
-if (out) {
+if (out && isMainThread) {
   process.on("exit", () => {
     try {
       const u = process.resourceUsage();

@@ -54,6 +54,33 @@ function parseArgs(argv) {
 }
 
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+/**
+ * Nothing is deleted while measuring: on ext4 without a journal (as on the
+ * machine these figures come from) a file created within 60 s of a mass
+ * deletion (360 s if the inode tables are not yet written back) makes the
+ * kernel step over every recently freed inode (ext4 recently_deleted()),
+ * which made unzip and gpm alike 2-3x slower, depending on what ran just
+ * before. Whatever a measurement leaves behind is renamed into work/trash/
+ * and deleted at the very end.
+ */
+let trashCount = 0;
+async function trash(work, p) {
+  if (!fs.existsSync(p)) return;
+  const dir = path.join(work, "trash");
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.rename(p, path.join(dir, `${++trashCount}-${path.basename(p)}`));
+}
+
+/** Before measuring: remove what an earlier run left, then wait out the kernel's 60 s (see trash()). */
+async function clearLeftovers(work) {
+  const old = fs.existsSync(work) ? (await fsp.readdir(work)).filter((n) => n === "trash" || n.startsWith("run-")) : [];
+  if (old.length === 0) return;
+  for (const n of old) await fsp.rm(path.join(work, n), { recursive: true, force: true });
+  await settle();
+  log(`removed an earlier run's ${old.join(", ")}; waiting 65 s so that freed inodes do not slow the first measurement`);
+  await new Promise((resolve) => setTimeout(resolve, 65_000));
+}
 const since = (t0) => performance.now() - t0;
 
 /** The release zip and its feed, built once per spec and cached. */
@@ -70,7 +97,7 @@ async function ensureRelease(work, name, spec) {
   await writeFiles(src, files, { stamp: TO, seed: 2 });
   const zipName = `grav-update-${TO}.zip`;
   const zip = await zipDir(src, path.join(dir, zipName));
-  await fsp.rm(src, { recursive: true, force: true });
+  await trash(work, src);
   const bytes = files.reduce((n, f) => n + (f.content !== undefined ? Buffer.byteLength(f.content) : f.size), 0);
   const feed = { releases: [{ version: TO, url: zipName, sha256: zip.sha256, size: zip.size, date: "2025-10-17", channel: "stable", changelog: "* benchmark release" }] };
   await fsp.writeFile(path.join(dir, "releases.json"), JSON.stringify(feed, null, 2));
@@ -94,7 +121,7 @@ async function buildSite(root, spec) {
 }
 
 /** The least any upgrade must do: unpack the release and copy user/ (each timed on its own). */
-async function baseline(dir, root, zip) {
+async function baseline(work, dir, root, zip) {
   const cpuFile = path.join(dir, "time.txt");
   const b = { unzipMs: null, unzipCpuMs: null, cpMs: null, cpCpuMs: null, syncMs: null };
   if (await onPath("unzip")) {
@@ -106,12 +133,8 @@ async function baseline(dir, root, zip) {
   b.cpMs = r.ms;
   b.cpCpuMs = r.cpuMs;
   b.syncMs = (await run(["sync"])).ms;
-  await fsp.rm(path.join(dir, "baseline-unzip"), { recursive: true, force: true });
-  await fsp.rm(path.join(dir, "baseline-user"), { recursive: true, force: true });
-  // On ext4 without a journal, files created in the seconds after 20k deletions must skip the
-  // just-freed inodes (unzip itself takes ~2x as long then): let the deletes settle first.
-  await run(["sync"]);
-  await new Promise((resolve) => setTimeout(resolve, 6000));
+  await trash(work, path.join(dir, "baseline-unzip"));
+  await trash(work, path.join(dir, "baseline-user"));
   await settle();
   return b;
 }
@@ -139,7 +162,7 @@ async function benchSize(work, name, spec, opts) {
   const swaps = [];
   const statuses = [];
   for (let i = 1; i <= spec.rounds; i++) {
-    const base = await baseline(dir, root, rel.zip);
+    const base = await baseline(work, dir, root, rel.zip);
     statuses.push(await gpm(["status", ...common], { rssFile }));
     const up = await gpm(["self-upgrade", ...common], { rssFile });
     const id = up.doc?.id;
@@ -160,7 +183,7 @@ async function benchSize(work, name, spec, opts) {
         `rollback ${fmtS(back.ms)} (${back.doc?.downtimeMs} ms down), redo ${fmtS(redo.ms)} (${redo.doc?.downtimeMs} ms down)`,
     );
   }
-  if (!opts.keep) await fsp.rm(dir, { recursive: true, force: true });
+  if (!opts.keep) await trash(work, dir);
 
   const best = rounds.reduce((a, r) => (r.up.ms < a.up.ms ? r : a));
   const minOf = (xs) => (xs.some((x) => x === null) ? null : Math.min(...xs));
@@ -213,6 +236,7 @@ async function main() {
   if (!fs.existsSync(GPM_BIN)) throw new Error(`${GPM_BIN} is missing`);
   const work = path.join(REPO, "bench", "work");
   await fsp.mkdir(work, { recursive: true });
+  await clearLeftovers(work);
   const t0 = performance.now();
   const loadStart = os.loadavg()[0];
   const results = [];
@@ -224,6 +248,7 @@ async function main() {
   const full = Object.keys(SIZES).every((k) => opts.sizes.includes(k));
   const out = full ? path.join(REPO, "bench", "RESULTS.md") : path.join(work, "RESULTS.md");
   await fsp.writeFile(out, md);
+  await fsp.rm(path.join(work, "trash"), { recursive: true, force: true });
   process.stdout.write(renderConsole({ machine: m, results, verdicts }) + "\n");
   log(`done in ${(since(t0) / 1000).toFixed(0)} s; written to ${path.relative(REPO, out)}`);
 }
