@@ -128,6 +128,10 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     return { ex, size: got.size };
   })().catch(noteFailure);
 
+  // A first flush starts as soon as the user/ copy is done, while the
+  // extraction still runs: the disk writes the copy (and what is unpacked so
+  // far) meanwhile, and the flush before the manifest has less left to do.
+  let earlyFlush: Promise<void> = Promise.resolve();
   const userBranch = (async (): Promise<void> => {
     const t = performance.now();
     const exclude = isInside(inst.paths.user, inst.paths.snapshots) ? [inst.paths.snapshots] : [];
@@ -135,9 +139,12 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     timings.snapshot = since(t);
     killPoint("stage:user-copied");
     log.info(copied, "user/ copied to the snapshot");
+    earlyFlush = flushToDisk(dir, log);
   })().catch(noteFailure);
 
   const [pkg] = await Promise.allSettled([packageBranch, userBranch]);
+  // Never leave a sync running behind a failure: the caller removes this folder next.
+  await earlyFlush;
   if (firstError !== undefined) throw firstError;
   if (pkg.status !== "fulfilled") throw pkg.reason;
   const { ex, size } = pkg.value;
