@@ -34,6 +34,7 @@ import { isInside } from "../util/fsx.js";
 import type { Logger } from "../util/log.js";
 import type { ProgressFactory } from "../util/progress.js";
 import { checkAbort } from "../util/signals.js";
+import { killPoint } from "../util/seams.js";
 import { ArchiveWindow, CreatedModes, HINT, UnpackBudget, extractSmallEntry, readAt, refuse, streamed, type SmallJob } from "./extract-entry.js";
 import type { BatchIn, BatchOut, WorkerInit } from "./extract-worker.js";
 import { fromWorkerError, newStopFlag, raiseStop } from "../util/worker-task.js";
@@ -483,6 +484,7 @@ async function writeInline(jobs: SmallJob[], fd: number, size: number, budget: U
     });
     stopIfAsked(opts.signal);
     out.push(extractSmallEntry(win, job, budget, modes));
+    if (out.length === 1) killPoint("stage:extracting");
     pending++;
   }
   progressed(pending);
@@ -560,6 +562,8 @@ function writeInWorkers(jobs: SmallJob[], count: number, fd: number, size: numbe
         } catch (err) {
           return end(err);
         }
+        // Some files are written, others are still to come (and with workers, being written).
+        if (finished === 0) killPoint("stage:extracting");
         if (++finished === batches.length) end();
         else send(w);
       });

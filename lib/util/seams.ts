@@ -23,6 +23,7 @@ export const KILL_POINTS = [
   // stage: nothing live is touched yet (invariant 1)
   "stage:dir-created",
   "stage:downloaded",
+  "stage:extracting",
   "stage:extracted",
   "stage:user-copied",
   "stage:flushed",

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { tmpDir, makeSite, makeFeed, releaseTree, type TreeSpec } from "../helpers/fixtures.js";
-import { cloneSite, liveState, userState, gpmStatus, assertCleanState, stateDiff, pool, startGpm, sleep, type State } from "./crash-fixtures.js";
+import { cloneSite, liveState, userState, gpmStatus, assertCleanState, stateDiff, pool, startGpm, sleep, waitForFile, pauseMarker, type State } from "./crash-fixtures.js";
+import { treeState } from "../helpers/fixtures.js";
 
 /**
  * Issue 4, randomized kill test: an upgrade of a large tree (thousands of
@@ -169,6 +170,41 @@ describe("e2e: randomized kills during an upgrade of a large tree", function () 
     else assert.deepEqual(await userState(root), oldUser, "user/ byte-identical (an upgrade never changes it)");
     assert.equal(status.installed, isOld ? "1.7.48" : "1.8.0", "the installed version matches the tree");
   }
+
+  // The release has more than 512 entries, so its small files are written by worker threads.
+  it("SIGKILL while the extraction workers write: the next command removes the stage, the tree is wholly old", async () => {
+    const root = await cloneSite(template, "gpm-round-");
+    const before = await treeState(root);
+    const run = startGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed], { GPM_TEST_KILL_AT: "stage:extracting" });
+    const r = await run.done;
+    assert.equal(r.signal, "SIGKILL", r.stderr);
+    assert.equal(await landedAt(root), "stage without manifest");
+    const [id] = await fsp.readdir(path.join(root, "snapshots"));
+    const written = Object.keys(await treeState(path.join(root, "snapshots", id!, "package"))).length;
+    assert.ok(written > 0, "killed with part of the release written");
+    const status = await gpmStatus(root);
+    await assertCleanState(root, status);
+    assert.deepEqual(await liveState(root), oldState);
+    assert.deepEqual(await userState(root), oldUser);
+    assert.deepEqual(await fsp.readdir(path.join(root, "snapshots")), [], "nothing of the stage is left");
+    assert.deepEqual(Object.keys(await treeState(root)).filter((k) => !(k in before) && !k.startsWith(".gpm") && k !== "snapshots"), []);
+  });
+
+  it("SIGINT while the extraction workers write: they stop, the stage is removed, exit 130, nothing changed", async () => {
+    const root = await cloneSite(template, "gpm-round-");
+    const before = await treeState(root);
+    const run = startGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed], { GPM_TEST_PAUSE_AT: "stage:extracting" });
+    const marker = pauseMarker(root, "stage:extracting");
+    await waitForFile(marker, run);
+    run.child.kill("SIGINT");
+    await sleep(50);
+    await fsp.rm(marker, { force: true });
+    const r = await run.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr.trim().split("\n").pop() ?? "", /interrupted by SIGINT/);
+    await sleep(100);
+    assert.deepEqual(await treeState(root), before, "byte for byte, no snapshot store, no .gpm/");
+  });
 
   it(`runs at least 20 rounds`, () => {
     assert.ok(rounds.length >= 20, `only ${rounds.length} rounds`);

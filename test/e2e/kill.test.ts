@@ -54,6 +54,7 @@ const SCENARIOS: Scenario[] = [
       "lock:acquired": "before",
       "stage:dir-created": "before",
       "stage:downloaded": "before",
+      "stage:extracting": "before",
       "stage:extracted": "before",
       "stage:user-copied": "before",
       "stage:flushed": "before",
