@@ -15,6 +15,7 @@ import { GpmError, errnoCode, errorMessage, fail, integrity } from "../util/erro
 import type { Logger } from "../util/log.js";
 import type { ProgressFactory } from "../util/progress.js";
 import { checkAbort } from "../util/signals.js";
+import { Slices } from "../util/slices.js";
 import { httpGet } from "./http.js";
 import type { Release } from "./types.js";
 
@@ -148,8 +149,6 @@ async function linkLocal(file: string, dest: string, release: Release, opts: Dow
     const st = await fh.stat();
     if (st.uid !== euid || (st.mode & 0o022) !== 0 || !st.isFile()) {
       opts.log.debug({ file, uid: st.uid, mode: (st.mode & 0o7777).toString(8) }, "archive writable by others; copying it instead of linking");
-      await fh.close();
-      fh = undefined;
       await fsp.rm(dest, { force: true });
       return null;
     }
@@ -157,18 +156,14 @@ async function linkLocal(file: string, dest: string, release: Release, opts: Dow
     bar = opts.progress("download", st.size, "bytes");
     const hash = crypto.createHash("sha256");
     const buf = Buffer.allocUnsafe(4 << 20);
+    // Synchronous reads (the page cache answers them) in slices: awaited
+    // reads queued behind the concurrent user/ copy's work took twice as long.
+    const slices = new Slices(10);
     let size = 0;
-    let slice = performance.now();
     for (;;) {
       checkAbort();
       if (opts.signal?.aborted) throw opts.signal.reason;
-      // Synchronous reads (the page cache answers them), with a turn for the
-      // event loop every few ms: awaited reads queued behind the concurrent
-      // user/ copy's work in the thread pool took twice as long.
-      if (performance.now() - slice > 10) {
-        await new Promise((resolve) => setImmediate(resolve));
-        slice = performance.now();
-      }
+      await slices.tick();
       const bytesRead = fs.readSync(fh.fd, buf, 0, buf.length, size);
       if (bytesRead === 0) break;
       size += bytesRead;
@@ -181,8 +176,6 @@ async function linkLocal(file: string, dest: string, release: Release, opts: Dow
     opts.log.debug({ url: release.url, size, sha256, linked: true }, "downloaded");
     return { sha256, size };
   } catch (err) {
-    await fh?.close().catch(() => undefined);
-    fh = undefined;
     await fsp.rm(dest, { force: true });
     if (err instanceof GpmError || err === opts.signal?.reason) throw err;
     throw fail(`download of ${release.url} failed: ${errnoCode(err) ?? errorMessage(err)}`, HINT);

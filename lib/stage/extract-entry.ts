@@ -28,6 +28,9 @@ export interface SmallEntry {
   name: string;
 }
 
+/** What writing an entry gives: the sha256 of its bytes and how many there were. */
+export type Written = { sha256: string; size: number };
+
 /** A small entry to write: where, and with which permission bits. */
 export interface SmallJob extends SmallEntry {
   dest: string;
@@ -44,7 +47,6 @@ export function readAt(fd: number, buf: Buffer, offset: number, length: number, 
   }
   return got;
 }
-
 
 /**
  * Entries up to this size (compressed and declared) are read, inflated,
@@ -178,7 +180,7 @@ function writeSmallFile(dest: string, data: Buffer, mode: number, modes: Created
 
 
 /** Read, check, hash and write one small entry. */
-export function extractSmallEntry(win: ArchiveWindow, job: SmallJob, budget: UnpackBudget, modes: CreatedModes): { sha256: string; size: number } {
+export function extractSmallEntry(win: ArchiveWindow, job: SmallJob, budget: UnpackBudget, modes: CreatedModes): Written {
   const data = readSmallEntry(win, job, budget);
   const sha256 = crypto.hash("sha256", data, "hex");
   writeSmallFile(job.dest, data, job.mode, modes);

@@ -18,7 +18,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { stopRaised, toWorkerError, type WorkerError } from "../util/worker-task.js";
-import { ArchiveWindow, CreatedModes, UnpackBudget, extractSmallEntry, type SmallJob } from "./extract-entry.js";
+import { ArchiveWindow, CreatedModes, UnpackBudget, extractSmallEntry, type SmallJob, type Written } from "./extract-entry.js";
 
 export interface WorkerInit {
   role: "gpm-extract";
@@ -46,7 +46,7 @@ function minorGc(): () => void {
 }
 
 export type BatchIn = { batch: number; jobs: SmallJob[] } | { end: true };
-export type BatchOut = { batch: number; results: { sha256: string; size: number }[] } | { batch: number; error: WorkerError } | { batch: number; stopped: true };
+export type BatchOut = { batch: number; results: Written[] } | { batch: number; error: WorkerError } | { batch: number; stopped: true };
 
 if (!isMainThread && parentPort && (workerData as Partial<WorkerInit> | null)?.role === "gpm-extract") {
   const port = parentPort;
@@ -60,7 +60,7 @@ if (!isMainThread && parentPort && (workerData as Partial<WorkerInit> | null)?.r
   const collect = minorGc();
   port.on("message", (msg: BatchIn) => {
     if ("end" in msg) return port.close();
-    const results: { sha256: string; size: number }[] = [];
+    const results: Written[] = [];
     let out: BatchOut = { batch: msg.batch, results };
     try {
       for (const job of msg.jobs) {

@@ -23,7 +23,6 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import crypto from "node:crypto";
 import zlib from "node:zlib";
-import { performance } from "node:perf_hooks";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import os from "node:os";
@@ -35,7 +34,8 @@ import type { Logger } from "../util/log.js";
 import type { ProgressFactory } from "../util/progress.js";
 import { checkAbort } from "../util/signals.js";
 import { killPoint } from "../util/seams.js";
-import { ArchiveWindow, CreatedModes, HINT, UnpackBudget, extractSmallEntry, readAt, refuse, streamed, type SmallJob } from "./extract-entry.js";
+import { Slices } from "../util/slices.js";
+import { ArchiveWindow, CreatedModes, HINT, UnpackBudget, extractSmallEntry, readAt, refuse, streamed, type SmallJob, type Written, type SmallEntry } from "./extract-entry.js";
 import type { BatchIn, BatchOut, WorkerInit } from "./extract-worker.js";
 import { fromWorkerError, newStopFlag, raiseStop } from "../util/worker-task.js";
 
@@ -76,20 +76,12 @@ export interface ExtractResult {
 }
 
 type Kind = "file" | "dir" | "link";
-interface Planned {
+interface Planned extends SmallEntry {
   /**
    * The yauzl entry, kept only where yauzl reads the data itself (links and
    * streamed files): 20k whole entries held to the end cost ~12 MB of heap.
    */
   entry?: yauzl.Entry;
-  /** Where the local header is, and what the central directory says of the data. */
-  offset: number;
-  compressedSize: number;
-  size: number;
-  crc32: number;
-  method: number;
-  /** Name as stored (for messages). */
-  name: string;
   segments: string[];
   kind: Kind;
   /** Permission bits to apply (already masked). */
@@ -389,7 +381,7 @@ export async function extractArchive(zip: string, destDir: string, opts: Extract
 
 
 /** Stream a large entry to `dest`, counting, hashing and checking the CRC of the bytes as they come out of inflate. */
-async function writeLargeEntry(zf: yauzl.ZipFile, p: Planned, dest: string, budget: UnpackBudget): Promise<{ sha256: string; size: number }> {
+async function writeLargeEntry(zf: yauzl.ZipFile, p: Planned, dest: string, budget: UnpackBudget): Promise<Written> {
   const hash = crypto.createHash("sha256");
   let size = 0;
   let crc = 0;
@@ -412,31 +404,8 @@ async function writeLargeEntry(zf: yauzl.ZipFile, p: Planned, dest: string, budg
   return { sha256: hash.digest("hex"), size };
 }
 
-/** The synchronous loop yields to the event loop this often (ms): signals, progress, and the concurrent user/ copy get their turn. */
+/** The synchronous loops yield to the event loop this often (ms): signals and progress get their turn. */
 const SLICE_MS = 5;
-
-/**
- * The extraction works synchronously (reads, inflate, hashing, writes), and
- * gives the event loop a turn every SLICE_MS: the CLI must notice signals,
- * progress must move, and the concurrent user/ copy queues its thread-pool
- * work from the event loop.
- */
-class Slices {
-  private end = performance.now() + SLICE_MS;
-  /** Yield if this slice is used up (calling `before` first: progress is reported once per slice). */
-  async tick(before?: () => void): Promise<void> {
-    if (performance.now() < this.end) return;
-    before?.();
-    await new Promise((resolve) => setImmediate(resolve));
-    this.restart();
-  }
-  /** Start a fresh slice (after an await that already let the event loop run). */
-  restart(): void {
-    this.end = performance.now() + SLICE_MS;
-  }
-}
-
-type Written = { sha256: string; size: number };
 
 /**
  * Wait for both; the first to fail aborts `stop` (so the other stops at its
@@ -474,7 +443,7 @@ function defaultWorkers(smallEntries: number): number {
 async function writeInline(jobs: SmallJob[], fd: number, size: number, budget: UnpackBudget, opts: ExtractOptions, progressed: (n: number) => void): Promise<Written[]> {
   const win = new ArchiveWindow(fd, size);
   const modes = new CreatedModes();
-  const slices = new Slices();
+  const slices = new Slices(SLICE_MS);
   const out: Written[] = [];
   let pending = 0;
   for (const job of jobs) {
@@ -587,7 +556,7 @@ async function extractInto(zf: yauzl.ZipFile, fd: number, destDir: string, opts:
   }
 
   // Pass 1: read and judge the central directory.
-  const slices = new Slices();
+  const slices = new Slices(SLICE_MS);
   let plan: Planned[] = [];
   let declared = 0;
   for await (const entry of zf.eachEntry()) {
@@ -654,7 +623,7 @@ async function extractInto(zf: yauzl.ZipFile, fd: number, destDir: string, opts:
     const writeSmall = workers > 0 ? writeInWorkers(jobs, workers, fd, zf.fileSize, both, progressed) : writeInline(jobs, fd, zf.fileSize, budget, both, progressed);
     // The large entries stream on this thread meanwhile (their reads, inflate
     // and writes are mostly thread-pool work); a failure on either side stops both.
-    const writeLarge = (async (): Promise<{ sha256: string; size: number }[]> => {
+    const writeLarge = (async (): Promise<Written[]> => {
       const out = [];
       for (const p of large) {
         stopIfAsked(both.signal);

@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import writeFileAtomic from "write-file-atomic";
 import { errnoCode, fail } from "./errors.js";
+import { Slices } from "./slices.js";
 
 /** fsync a folder so that a rename or create inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -97,7 +98,7 @@ export function resolveInside(base: string, rel: string, what: string): string {
  */
 export async function walkFiles(base: string, rel: string, onFile: (rel: string, st: fs.Stats) => void): Promise<void> {
   const pending = [rel];
-  let slice = performance.now();
+  const slices = new Slices(10);
   while (pending.length > 0) {
     const r = pending.pop()!;
     const full = path.join(base, r);
@@ -111,12 +112,8 @@ export async function walkFiles(base: string, rel: string, onFile: (rel: string,
     }
     if (st.isFile()) onFile(r, st);
     if (!st.isDirectory()) continue;
-    const names = fs.readdirSync(full).sort().reverse();
-    for (const name of names) pending.push(r ? `${r}/${name}` : name);
-    if (performance.now() - slice > 10) {
-      await new Promise((resolve) => setImmediate(resolve));
-      slice = performance.now();
-    }
+    for (const name of fs.readdirSync(full)) pending.push(r ? `${r}/${name}` : name);
+    await slices.tick();
   }
 }
 
