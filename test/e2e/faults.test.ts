@@ -5,7 +5,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { tmpDir, makeSite, makeFeed, releaseTree, runGpm, treeState } from "../helpers/fixtures.js";
+import { tmpDir, makeSite, makeFeed, releaseTree, runGpm, treeState, useTmpfs } from "../helpers/fixtures.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, startGpm, waitForFile, pauseMarker, type State } from "./crash-fixtures.js";
 
 /**
@@ -110,24 +110,11 @@ describe("e2e: faults", function () {
   });
 
   describe("a full disk (a small tmpfs)", () => {
+    const tmpfs = useTmpfs("5m");
     let mnt = "";
-    let mounted = false;
     let root = "";
-    before(async function () {
-      mnt = path.join(await tmpDir("gpm-tmpfs-"), "mnt");
-      await fsp.mkdir(mnt);
-      try {
-        await execFileP("mount", ["-t", "tmpfs", "-o", "size=5m", "tmpfs", mnt]);
-        mounted = true;
-      } catch (err) {
-        console.log(`      skipped: cannot mount a tmpfs here: ${(err as Error).message.split("\n")[0]}`);
-        this.skip();
-      }
-    });
-    after(async () => {
-      if (mounted) await execFileP("umount", [mnt]);
-    });
     beforeEach(async () => {
+      mnt = tmpfs();
       await fsp.rm(path.join(mnt, "site"), { recursive: true, force: true });
       await fsp.rm(path.join(mnt, "filler"), { force: true });
       root = path.join(mnt, "site");

@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import crypto from "node:crypto";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { ZipArchive } from "archiver";
 
@@ -288,3 +289,29 @@ export async function treeHash(dir: string, opts: { exclude?: (rel: string) => b
 
 /** Exclude gpm's own bookkeeping (snapshots/, .gpm/) from a tree comparison. */
 export const notGpmState = (rel: string): boolean => rel === "snapshots" || rel.startsWith("snapshots/") || rel === ".gpm" || rel.startsWith(".gpm/");
+
+/**
+ * For the tests of the calling describe(): a tmpfs of `size` (e.g. "5m"),
+ * mounted before them and unmounted after, to fill a disk for real. Where
+ * mounting is not allowed they are skipped, saying why. Returns the mount
+ * point (read it inside hooks and tests).
+ */
+export function useTmpfs(size: string): () => string {
+  let mnt = "";
+  let mounted = false;
+  before(async function () {
+    mnt = path.join(await tmpDir("gpm-tmpfs-"), "mnt");
+    await fsp.mkdir(mnt);
+    try {
+      await promisify(execFile)("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mnt]);
+      mounted = true;
+    } catch (err) {
+      console.log(`      skipped: cannot mount a tmpfs here: ${(err as Error).message.split("\n")[0]}`);
+      this.skip();
+    }
+  });
+  after(async () => {
+    if (mounted) await promisify(execFile)("umount", [mnt]);
+  });
+  return () => mnt;
+}

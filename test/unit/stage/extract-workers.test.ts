@@ -7,19 +7,16 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import path from "node:path";
 import { extractArchive, SMALL_ENTRY_MAX, type ExtractOptions, type ExtractResult } from "../../../lib/stage/extract.js";
 import { fromWorkerError, toWorkerError } from "../../../lib/util/worker-task.js";
 import { Exit, GpmError, integrity } from "../../../lib/util/errors.js";
 import { silentLogger, type Logger } from "../../../lib/util/log.js";
 import { noProgress } from "../../../lib/util/progress.js";
-import { tmpDir, treeState } from "../../helpers/fixtures.js";
+import { tmpDir, treeState, useTmpfs } from "../../helpers/fixtures.js";
 import { file, writeRawZip, type RawEntry } from "../../helpers/raw-zip.js";
 import { rejectsGpm } from "./helpers.js";
 
-const execFileP = promisify(execFile);
 const limits = (o: Partial<ExtractOptions> = {}): ExtractOptions => ({ maxFiles: 5000, maxUnpackedBytes: 200 * 1024 * 1024, progress: noProgress, log: silentLogger, ...o });
 
 /** A release-like list: many small files in nested folders, some executable, some stored, one streamed. */
@@ -102,28 +99,14 @@ describe("stage/extract: small entries on worker threads", () => {
   });
 
   describe("a system error in a worker (a full tmpfs)", () => {
-    let mnt = "";
-    let mounted = false;
-    before(async function () {
-      mnt = path.join(await tmpDir("gpm-tmpfs-"), "mnt");
-      await fsp.mkdir(mnt);
-      try {
-        await execFileP("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
-        mounted = true;
-      } catch (err) {
-        console.log(`      skipped: cannot mount a tmpfs here: ${(err as Error).message.split("\n")[0]}`);
-        this.skip();
-      }
-    });
-    after(async () => {
-      if (mounted) await execFileP("umount", [mnt]);
-    });
+    const tmpfs = useTmpfs("1m");
 
     it("is the disk's fault (exit 1 naming ENOSPC), and nothing is left", async () => {
       const d = await tmpDir();
       const zip = path.join(d, "r.zip");
       // ~1,500 files of ~2 KB: more than the 1 MB file system holds, without the streamed entry.
       await writeRawZip(zip, release(1500).slice(0, -1).map((e) => ({ ...e, data: Buffer.alloc(2048, String(e.data)) })));
+      const mnt = tmpfs();
       await rejectsGpm(extractArchive(zip, path.join(mnt, "out"), limits({ workers: 2 })), Exit.ERROR, /extracting r\.zip failed: ENOSPC/);
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.deepEqual(await fsp.readdir(mnt), [], "the destination is removed");
