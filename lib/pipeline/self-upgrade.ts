@@ -1,4 +1,3 @@
-import path from "node:path";
 import fsp from "node:fs/promises";
 import { exists } from "../util/fsx.js";
 import semver from "semver";
@@ -11,6 +10,7 @@ import { blocked } from "../util/errors.js";
 import { abortRequested, checkAbort } from "../util/signals.js";
 import { releasesBetween } from "../stage/feed.js";
 import { currentManifest, type Manifest } from "../store/manifest.js";
+import { snapshotPaths } from "../store/paths.js";
 import { stageRelease, discardStage } from "../stage/stage.js";
 import { runPreflight, blockingFailures } from "../preflight/index.js";
 import type { CheckResult } from "../preflight/types.js";
@@ -104,7 +104,7 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
     await dropEmptyStore();
     checkAbort();
   }
-  const log = withRunLog(o.log, path.join(stage.dir, "log.ndjson"));
+  const log = withRunLog(o.log, snapshotPaths(inst, stage.id).log);
   log.info({ from: installed, to: release.version, id: stage.id }, `promoting ${release.version}`);
   const manifest = await promoteStage(inst, stage, { log, previousCore });
   log.info({ id: manifest.id, downtimeMs: manifest.downtimeMs }, `upgraded ${installed} → ${manifest.to}`);

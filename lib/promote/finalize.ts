@@ -1,22 +1,19 @@
-import path from "node:path";
 import type { Installation } from "../install/installation.js";
-import { updateMetadata } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { killPoint } from "../util/seams.js";
 import { removeTree } from "../util/fsx.js";
-import { readManifest, writeManifest, snapshotDir, type Manifest } from "../store/manifest.js";
-import { lowerMaintenanceFlag, endTransaction } from "../txn/transaction.js";
-import type { Journal } from "../txn/journal.js";
+import { readManifest, writeManifest, type Manifest } from "../store/manifest.js";
+import { snapshotPaths, stagedLeftoverNames } from "../store/paths.js";
 import { mirrorRecords } from "../store/records.js";
+import { finishSwap } from "../txn/run.js";
+import type { Journal } from "../txn/journal.js";
 import { pruneSnapshots } from "./retention.js";
+import path from "node:path";
 
 /**
- * Finish a committed upgrade. Every step is idempotent, so recovery calls the
- * same function to finish one that was killed here. Order: metadata first
- * (while the flag is still up, so nobody sees the new tree with the old
- * version), then the flag comes down (end of downtime), then the records;
- * the journal goes last, and only then are the staged leftovers deleted and
- * old snapshots pruned (nothing a journal needs).
+ * Finish a committed upgrade: the runner's finishing steps (lib/txn/run.ts:
+ * metadata, flag down, manifest, records, journal, leftovers), each
+ * idempotent, so repair calls this same function to finish one that was
+ * killed here. Old snapshots are pruned last (nothing a journal needs).
  */
 export async function finalizeUpgrade(
   inst: Installation,
@@ -27,43 +24,26 @@ export async function finalizeUpgrade(
   const m = await readManifest(inst, j.manifestId);
   if (!m) throw new Error(`manifest ${j.manifestId} vanished during finalize`);
   const now = new Date().toISOString();
-  await updateMetadata(inst, { installation_version: m.to, last_upgraded: now });
-  killPoint("finalize:metadata-written");
-  await lowerMaintenanceFlag(inst, j);
-  const offAt = Date.now();
-  killPoint("finalize:flag-lowered");
-  const onAt = j.meta.maintenanceOnAt ? Date.parse(j.meta.maintenanceOnAt) : null;
-  m.status = "finalized";
-  m.finishedAt = m.finishedAt ?? now;
-  if (onAt !== null && m.downtimeMs === null) m.downtimeMs = offAt - onAt;
-  if (o.smoke !== undefined) m.smoke = o.smoke;
-  m.timings = { ...m.timings, ...o.timings };
-  m.timings.finalize = (m.timings.finalize ?? 0) + (Date.now() - t0);
-  await writeManifest(inst, m);
-  killPoint("finalize:manifest-written");
-  await mirrorRecords(inst);
-  killPoint("finalize:records-written");
-  await endTransaction(inst);
-  killPoint("finalize:journal-removed");
-  await removeStagedLeftovers(inst, m.id);
-  killPoint("finalize:leftovers-removed");
+  await finishSwap(inst, j, {
+    metadata: { installation_version: m.to, last_upgraded: now },
+    manifest: async (downtimeMs) => {
+      m.status = "finalized";
+      m.finishedAt = m.finishedAt ?? now;
+      if (downtimeMs !== null && m.downtimeMs === null) m.downtimeMs = downtimeMs;
+      if (o.smoke !== undefined) m.smoke = o.smoke;
+      m.timings = { ...m.timings, ...o.timings };
+      m.timings.finalize = (m.timings.finalize ?? 0) + (Date.now() - t0);
+      await writeManifest(inst, m);
+    },
+    scratch: () => removeStagedLeftovers(inst, m.id),
+  });
   // Records mirror the store: pruning removed manifests, so mirror again.
   if ((await pruneSnapshots(inst, o.log)).length) await mirrorRecords(inst);
   return m;
 }
 
-/**
- * What a finished or undone upgrade no longer needs: the archive, what is
- * left of the package (its preserved entries, never swapped), the cleared
- * cache contents. The snapshot proper (manifest, files.json, previous/, user/)
- * stays for rollback.
- */
+/** What a finished or undone upgrade no longer needs (store/paths.ts stagedLeftoverNames). */
 export async function removeStagedLeftovers(inst: Installation, id: string, alsoSnapshot = false): Promise<void> {
-  const dir = snapshotDir(inst, id);
+  const dir = snapshotPaths(inst, id).dir;
   for (const n of stagedLeftoverNames(alsoSnapshot)) await removeTree(path.join(dir, n));
-}
-
-/** What removeStagedLeftovers removes (recovery looks for the same names to finish a killed removal). */
-export function stagedLeftoverNames(alsoSnapshot: boolean): string[] {
-  return ["package.zip", "package", "cleared", ...(alsoSnapshot ? ["previous", "user"] : [])];
 }

@@ -3,7 +3,8 @@ import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { preservedNames } from "../install/installation.js";
 import { planMove } from "../txn/transaction.js";
-import { rel, type Move } from "../txn/journal.js";
+import type { Move } from "../txn/journal.js";
+import { snapshotPaths } from "../store/paths.js";
 import { errnoCode } from "../util/errors.js";
 
 export interface UpgradePlan {
@@ -24,24 +25,24 @@ export interface UpgradePlan {
  * Preserved and foreign entries are not in the plan at all (invariant 4); the
  * contents of clearOnPromote folders are moved to `<snapshot>/cleared/`.
  */
-export async function planUpgrade(inst: Installation, o: { snapshotDir: string; packageEntries: string[]; previousCore: string[] }): Promise<UpgradePlan> {
-  const snap = rel(inst, o.snapshotDir);
+export async function planUpgrade(inst: Installation, o: { id: string; packageEntries: string[]; previousCore: string[] }): Promise<UpgradePlan> {
+  const sp = snapshotPaths(inst, o.id);
   const preserved = preservedNames(inst);
   const core = o.packageEntries.filter((e) => !preserved.has(e)).sort();
   const dropped = o.previousCore.filter((e) => !preserved.has(e) && !core.includes(e)).sort();
-  await fsp.mkdir(path.join(o.snapshotDir, "previous"), { recursive: true });
+  await fsp.mkdir(sp.previous, { recursive: true });
 
   const moves: Move[] = [];
   for (const e of core) {
-    const aside = await planMove(inst, e, `${snap}/previous/${e}`);
+    const aside = await planMove(inst, e, `${sp.rel.previous}/${e}`);
     if (aside) moves.push(aside);
-    const install = await planMove(inst, `${snap}/package/${e}`, e);
-    if (!install) throw new Error(`staged entry ${e} is missing from ${snap}/package`);
+    const install = await planMove(inst, `${sp.rel.package}/${e}`, e);
+    if (!install) throw new Error(`staged entry ${e} is missing from ${sp.rel.package}`);
     moves.push(install);
   }
   const droppedPresent: string[] = [];
   for (const e of dropped) {
-    const aside = await planMove(inst, e, `${snap}/previous/${e}`);
+    const aside = await planMove(inst, e, `${sp.rel.previous}/${e}`);
     if (aside) {
       moves.push(aside);
       droppedPresent.push(e);
@@ -57,9 +58,9 @@ export async function planUpgrade(inst: Installation, o: { snapshotDir: string; 
       if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
       throw err;
     }
-    await fsp.mkdir(path.join(o.snapshotDir, "cleared", c), { recursive: true });
+    await fsp.mkdir(path.join(sp.cleared, c), { recursive: true });
     for (const n of names) {
-      const m = await planMove(inst, `${c}/${n}`, `${snap}/cleared/${c}/${n}`, true);
+      const m = await planMove(inst, `${c}/${n}`, `${sp.rel.cleared}/${c}/${n}`, true);
       if (m) moves.push(m);
     }
     cleared.push(c);

@@ -1,19 +1,17 @@
-import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { GpmError, Exit, errorMessage } from "../util/errors.js";
 import { abortRequested, AbortedError } from "../util/signals.js";
 import { killPoint } from "../util/seams.js";
 import { writeManifest, type Manifest } from "../store/manifest.js";
-import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction } from "../txn/transaction.js";
+import { runSwap } from "../txn/run.js";
+import { snapshotPaths } from "../store/paths.js";
 import { writeJournal, rel, type Journal } from "../txn/journal.js";
 import { planUpgrade } from "./plan.js";
 import { smokeCheck, checkStagedFiles, type SmokeResult } from "./smoke.js";
 import { runProcess, describeFailure } from "./run-process.js";
 import { finalizeUpgrade, removeStagedLeftovers } from "./finalize.js";
 import { keepOwnership } from "./ownership.js";
-import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
-import { enterRecoveryMode } from "../recovery-mode/enter.js";
 
 /** What promote needs of a staged release (lib/stage's Stage satisfies it). */
 export interface Staged {
@@ -38,48 +36,56 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
   const timings: Record<string, number> = {};
   let t = Date.now();
 
-  const plan = await planUpgrade(inst, { snapshotDir: stage.dir, packageEntries: stage.entries, previousCore: o.previousCore });
+  const plan = await planUpgrade(inst, { id: stage.id, packageEntries: stage.entries, previousCore: o.previousCore });
   await keepOwnership(inst, plan.moves);
-  await checkStagedFiles(path.join(stage.dir, "package"), plan.core, path.join(stage.dir, "files.json"));
+  const sp = snapshotPaths(inst, m.id);
+  await checkStagedFiles(sp.package, plan.core, sp.files);
   m.core = plan.core;
   await writeManifest(inst, m);
   timings.plan = Date.now() - t;
   killPoint("promote:planned");
 
-  t = Date.now();
-  const j = await beginTransaction(inst, {
+  let smoke: SmokeResult | null = null;
+  const j = await runSwap(inst, {
     kind: "upgrade",
     manifestId: m.id,
     moves: plan.moves,
     maintenanceFlag: rel(inst, inst.paths.maintenanceFlag),
     from: m.from,
     to: m.to,
+    log,
+    timings,
+    beforeCommit: async (j) => {
+      log.info({ moves: plan.moves.length, core: plan.core }, `swapped ${plan.core.length} core entries in ${timings.swap ?? 0} ms`);
+      if (inst.config.postUpgrade) await runPostUpgrade(inst, j, inst.config.postUpgrade, timings, log);
+      t = Date.now();
+      // An entry moved across devices is a copy: it has the copy's identity (journaled in j.copies).
+      const pkg = `${sp.rel.package}/`;
+      const installed = j.moves.flatMap((mv, i) => (mv.from.startsWith(pkg) ? [{ ...mv, ...j.copies[String(i)] }] : []));
+      smoke = await smokeCheck(inst, { to: m.to, installed });
+      timings.smoke = Date.now() - t;
+      if (abortRequested()) throw new AbortedError(abortRequested()!);
+      if (!smoke.ok) throw new SmokeFailed(smoke.reason ?? "smoke check failed");
+      killPoint("promote:smoke-passed");
+    },
+    failing: (cause) => {
+      log.error({ reason: errorMessage(cause) }, "promote failed; restoring the previous tree");
+      t = Date.now();
+    },
+    escalate: {
+      reason: (cause, undoErr) => `restore after a failed upgrade to ${m.to} failed: ${undoErr} (cause: ${cause})`,
+      message: (cause, undoErr) => `upgrade to ${m.to} failed (${cause}) and restoring the previous tree failed: ${undoErr}`,
+      after: async (cause, undoErr) => {
+        m.status = "failed";
+        m.error = `${cause}; restore failed: ${undoErr}`;
+        await writeManifest(inst, m).catch(() => undefined);
+      },
+    },
+    undone: (cause) => {
+      timings.restore = Date.now() - t;
+      return recordFailedPromote(inst, m, cause, smoke, timings, log);
+    },
   });
-  timings.journal = Date.now() - t;
-
-  let smoke: SmokeResult | null = null;
-  try {
-    const onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date().toISOString(), pid: process.pid, from: m.from, to: m.to });
-    j.meta.maintenanceOnAt = new Date(onAt).toISOString();
-    t = Date.now();
-    await applyMoves(inst, j, log);
-    timings.swap = Date.now() - t;
-    log.info({ moves: plan.moves.length, core: plan.core }, `swapped ${plan.core.length} core entries in ${timings.swap} ms`);
-
-    if (inst.config.postUpgrade) await runPostUpgrade(inst, j, inst.config.postUpgrade, timings, log);
-
-    t = Date.now();
-    // An entry moved across devices is a copy: it has the copy's identity (journaled in j.copies).
-    const installed = j.moves.flatMap((mv, i) => (mv.from.startsWith(`${rel(inst, stage.dir)}/package/`) ? [{ ...mv, ...j.copies[String(i)] }] : []));
-    smoke = await smokeCheck(inst, { to: m.to, installed });
-    timings.smoke = Date.now() - t;
-    if (abortRequested()) throw new AbortedError(abortRequested()!);
-    if (!smoke.ok) throw new SmokeFailed(smoke.reason ?? "smoke check failed");
-    killPoint("promote:smoke-passed");
-    await setPhase(inst, j, "committed");
-  } catch (err) {
-    throw await undoFailedPromote(inst, j, m, err, smoke, timings, log);
-  }
   return finalizeUpgrade(inst, j, { log, timings, smoke: smokeRecord(smoke) });
 }
 
@@ -102,29 +108,9 @@ function smokeRecord(s: SmokeResult | null): Manifest["smoke"] {
   return s && { command: s.command, exitCode: s.exitCode, output: s.output, healthUrl: s.healthUrl, status: s.status };
 }
 
-/** Undo, record what happened, and turn the cause into the error the user sees. */
-async function undoFailedPromote(
-  inst: Installation,
-  j: Journal,
-  m: Manifest,
-  cause: unknown,
-  smoke: SmokeResult | null,
-  timings: Record<string, number>,
-  log: Logger,
-): Promise<GpmError> {
+/** After the undo: record what happened, and turn the cause into the error the user sees. */
+async function recordFailedPromote(inst: Installation, m: Manifest, cause: unknown, smoke: SmokeResult | null, timings: Record<string, number>, log: Logger): Promise<Error> {
   const reason = errorMessage(cause);
-  log.error({ reason }, "promote failed; restoring the previous tree");
-  const t = Date.now();
-  try {
-    await undoTransaction(inst, j, log, j.postUpgradeStarted ? () => restoreUserAfterPostUpgrade(inst, m.id, log) : undefined);
-  } catch (undoErr) {
-    await enterRecoveryMode(inst, { reason: `restore after a failed upgrade to ${m.to} failed: ${errorMessage(undoErr)} (cause: ${reason})`, manifest: m.id }, log);
-    m.status = "failed";
-    m.error = `${reason}; restore failed: ${errorMessage(undoErr)}`;
-    await writeManifest(inst, m).catch(() => undefined);
-    return new GpmError(Exit.RESTORE_FAILED, `upgrade to ${m.to} failed (${reason}) and restoring the previous tree failed: ${errorMessage(undoErr)}`, "the site is in recovery mode; follow docs/RECOVERY.md");
-  }
-  timings.restore = Date.now() - t;
   killPoint("promote:restored");
   m.status = cause instanceof SmokeFailed ? "restored" : "failed";
   m.error = reason;

@@ -3,6 +3,7 @@ import type { Installation } from "../install/installation.js";
 import { readAppVersion } from "../install/installation.js";
 import fs from "node:fs";
 import { readJsonIfExists } from "../util/fsx.js";
+import { probeHealth } from "../util/health.js";
 import { fail } from "../util/errors.js";
 import { holds } from "../txn/fs-ops.js";
 import type { Move } from "../txn/journal.js";
@@ -51,14 +52,10 @@ export async function smokeCheck(inst: Installation, o: { to: string; installed:
     if (why) return failWith(why);
   }
   if (inst.config.healthUrl) {
-    try {
-      const r = await fetch(inst.config.healthUrl, { headers: { "X-GPM-Smoke-Check": "1" }, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-      res.status = r.status;
-      await r.body?.cancel();
-      if (r.status < 200 || r.status > 299) return failWith(`health check ${inst.config.healthUrl} answered ${r.status}`);
-    } catch (err) {
-      return failWith(`health check ${inst.config.healthUrl} failed: ${(err as Error).message}`);
-    }
+    const r = await probeHealth(inst.config.healthUrl, timeoutMs, { "X-GPM-Smoke-Check": "1" });
+    if (r.status) res.status = r.status;
+    if (r.status && !r.ok) return failWith(`health check ${inst.config.healthUrl} answered ${r.status}`);
+    if (!r.ok) return failWith(`health check ${inst.config.healthUrl} failed: ${r.detail}`);
   }
   return res;
 }

@@ -1,9 +1,11 @@
 import path from "node:path";
 import fsp from "node:fs/promises";
-import { errnoCode, errorMessage } from "../util/errors.js";
+import { errnoCode } from "../util/errors.js";
 import { fsyncDir, writeJsonDurable } from "../util/fsx.js";
+import { probeHealth } from "../util/health.js";
 import type { Installation } from "../install/installation.js";
 import { isValidId, listManifests } from "../store/manifest.js";
+import { isSafeName as isValidPluginName } from "../store/names.js";
 
 /**
  * The recovery flag (SPEC section 8), `system/recovery.flag` by default: JSON
@@ -30,12 +32,8 @@ export interface FlagState extends RecoveryFlag {
 }
 
 export const UNREADABLE_REASON = "unreadable flag";
-/** Plugin and theme names: one path segment, never "." or "..". */
-export const PLUGIN_NAME = /^[A-Za-z0-9._-]+$/;
-
-export function isValidPluginName(name: string): boolean {
-  return PLUGIN_NAME.test(name) && name !== "." && name !== ".." && name.length <= 200;
-}
+/** Plugin and theme names: one path segment, never "." or ".." (the same rule as manifest ids). */
+export { SAFE_NAME as PLUGIN_NAME, isSafeName as isValidPluginName } from "../store/names.js";
 
 /** The flag as it is on disk, or null when recovery mode is off. */
 export async function readRecoveryFlag(inst: Installation): Promise<FlagState | null> {
@@ -146,17 +144,4 @@ export async function clearBasis(inst: Installation, flag: RecoveryFlag, timeout
   const probe = await probeHealth(url, timeoutMs);
   if (probe.ok) return { ok: true, because: "health", url, status: probe.status };
   return { ok: false, why: `${noRollback}, and the health check of ${url} failed: ${probe.detail}` };
-}
-
-/** GET `url`; ok on a 2xx answer within `timeoutMs`. Never throws. */
-export async function probeHealth(url: string, timeoutMs: number): Promise<{ ok: boolean; status: number; detail: string }> {
-  try {
-    const res = await fetch(url, { method: "GET", redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel().catch(() => undefined);
-    return { ok: res.status >= 200 && res.status < 300, status: res.status, detail: `HTTP ${res.status}` };
-  } catch (err) {
-    const name = err instanceof Error ? err.name : "";
-    const detail = name === "TimeoutError" || name === "AbortError" ? `no answer within ${Math.round(timeoutMs / 1000)}s` : errorMessage(err);
-    return { ok: false, status: 0, detail };
-  }
 }

@@ -2,19 +2,16 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { exists, lstatOrNull } from "../util/fsx.js";
-import { GpmError, Exit, errorMessage } from "../util/errors.js";
+import { exists } from "../util/fsx.js";
 import { killPoint } from "../util/seams.js";
+import { readManifest, writeManifest } from "../store/manifest.js";
 import { readJournal } from "../txn/journal.js";
-import { undoTransaction } from "../txn/transaction.js";
-import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
-import { finalizeUpgrade, removeStagedLeftovers, stagedLeftoverNames } from "../promote/finalize.js";
-import { readManifest, writeManifest, isValidId, listManifests } from "../store/manifest.js";
-import { finalizeRollback, removeSwapScratch } from "../rollback/rollback.js";
-import { enterRecoveryMode } from "../recovery-mode/enter.js";
-import { readRecoveryFlag, writeRecoveryFlag } from "../recovery-mode/flag.js";
+import { undoOrEscalate, undoExtraOf } from "../txn/run.js";
+import { finalizeUpgrade, removeStagedLeftovers } from "../promote/finalize.js";
 import { PRUNED_PREFIX } from "../promote/retention.js";
-
+import { finalizeRollback, removeSwapScratch } from "../rollback/finish.js";
+import { readRecoveryFlag, writeRecoveryFlag } from "../recovery-mode/flag.js";
+import { findLeftovers, removeStrayJournalTemps } from "./leftovers.js";
 export interface RecoveryReport {
   /** One line: what was repaired. */
   summary: string;
@@ -48,12 +45,14 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
       // The recovery flag gpm raised when this undo failed may sit in a core folder
       // (system/ by default) that finishing the undo moves away: keep recovery mode on.
       const flag = await readRecoveryFlag(inst).catch(() => null);
-      try {
-        await undoTransaction(inst, j, log, j.postUpgradeStarted && j.kind === "upgrade" ? () => restoreUserAfterPostUpgrade(inst, j.manifestId, log) : undefined);
-      } catch (err) {
-        await enterRecoveryMode(inst, { reason: `undoing the interrupted ${what} failed: ${errorMessage(err)}`, manifest: j.manifestId }, log);
-        throw new GpmError(Exit.RESTORE_FAILED, `could not undo the interrupted ${what}: ${errorMessage(err)}`, "the site is in recovery mode; follow docs/RECOVERY.md");
-      }
+      await undoOrEscalate(inst, j, {
+        log,
+        undoExtra: undoExtraOf(inst, j, log),
+        escalate: {
+          reason: (_cause, undoErr) => `undoing the interrupted ${what} failed: ${undoErr}`,
+          message: (_cause, undoErr) => `could not undo the interrupted ${what}: ${undoErr}`,
+        },
+      });
       if (flag?.manifest === j.manifestId && !(await readRecoveryFlag(inst).catch(() => null))) await writeRecoveryFlag(inst, flag);
       if (j.kind === "upgrade") {
         const m = await readManifest(inst, j.manifestId);
@@ -97,55 +96,5 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
   const summary = `repaired an interrupted run: ${actions.join("; ")}`;
   log.warn({ actions }, summary);
   return { summary, actions };
-}
-
-/**
- * Snapshot folders with something a finished run would not leave: a stage
- * that never reached promote (status staged, or no manifest yet), or the
- * archive/package of a finished or failed one. Only folders named like a
- * manifest id and holding a stage's files are considered ours.
- */
-/** What staging writes into `snapshots/<id>/` before its manifest (lib/stage/stage.ts). */
-const STAGE_NAMES = new Set(["package.zip", "package", "files.json", "user", "log.ndjson"]);
-
-async function findLeftovers(inst: Installation): Promise<string[]> {
-  const names = await fsp.readdir(inst.paths.snapshots).catch(() => [] as string[]);
-  const journal = await readJournal(inst).catch(() => undefined);
-  const out: string[] = [];
-  const manifests = new Map((await listManifests(inst)).map((m) => [m.id, m]));
-  for (const id of names) {
-    if (!isValidId(id) || journal?.manifestId === id) continue;
-    const dir = path.join(inst.paths.snapshots, id);
-    if (id.startsWith(PRUNED_PREFIX)) {
-      out.push(id); // retention was killed between moving it aside and deleting it
-      continue;
-    }
-    const hasStageFiles = (await lstatOrNull(path.join(dir, "package.zip"))) || (await lstatOrNull(path.join(dir, "package")));
-    const m = manifests.get(id);
-    if (m && ((await lstatOrNull(path.join(dir, ".swap"))) || (await lstatOrNull(path.join(dir, ".cleared"))))) {
-      out.push(id); // a swap whose journal is gone left its scratch folders
-      continue;
-    }
-    if (!m) {
-      // A stage killed before its manifest: it holds nothing but what staging writes.
-      const names = await fsp.readdir(dir).catch(() => null);
-      if (hasStageFiles || names?.every((n) => STAGE_NAMES.has(n))) out.push(id);
-      continue;
-    }
-    // Any of what finalize (or a failed attempt's cleanup) removes, left because it was killed part-way.
-    const failedAttempt = m.status === "failed" || m.status === "restored";
-    let left = m.status === "staged";
-    for (const n of stagedLeftoverNames(failedAttempt)) left ||= (await lstatOrNull(path.join(dir, n))) !== null;
-    if (left) out.push(id);
-  }
-  return out;
-}
-
-/** write-file-atomic leaves `journal.json.<n>` if killed mid-write: never a journal, always safe to drop. */
-async function removeStrayJournalTemps(inst: Installation): Promise<void> {
-  const base = path.basename(inst.paths.journal);
-  for (const n of await fsp.readdir(inst.paths.gpmDir).catch(() => [] as string[])) {
-    if (n.startsWith(base + ".")) await fsp.rm(path.join(inst.paths.gpmDir, n), { force: true });
-  }
 }
 

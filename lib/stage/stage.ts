@@ -32,6 +32,7 @@ import { extractArchive, type ExtractResult } from "./extract.js";
 import { missingSha256 } from "./feed.js";
 import type { FileRecord } from "../store/files-record.js";
 import { newManifestId, snapshotDir, writeManifest, type Manifest } from "../store/manifest.js";
+import { snapshotPaths } from "../store/paths.js";
 import { listPackages } from "./packages.js";
 import { snapshotTree } from "./snapshot-user.js";
 import { removeTree } from "../util/fsx.js";
@@ -85,8 +86,9 @@ export async function stageRelease(inst: Installation, release: Release, opts: S
 async function stageInto(inst: Installation, release: Release, opts: StageOptions, id: string, dir: string): Promise<Stage> {
   const { log, progress } = opts;
   const createdAt = new Date().toISOString();
-  const archive = path.join(dir, "package.zip");
-  const packageDir = path.join(dir, "package");
+  const sp = snapshotPaths(inst, id);
+  const archive = sp.archive;
+  const packageDir = sp.package;
   const timings: Record<string, number> = {};
   const limits = inst.config.limits;
 
@@ -121,7 +123,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     });
     const index: FileRecord = {};
     for (const f of ex.files) index[f.path] = { sha256: f.sha256, size: f.size, mode: f.mode };
-    await writeJsonDurable(path.join(dir, "files.json"), index);
+    await writeJsonDurable(sp.files, index);
     killPoint("stage:extracted");
     timings.extract = since(t);
     log.info({ files: ex.files.length, bytes: ex.bytes }, "package verified and extracted");
@@ -135,7 +137,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
   const userBranch = (async (): Promise<void> => {
     const t = performance.now();
     const exclude = isInside(inst.paths.user, inst.paths.snapshots) ? [inst.paths.snapshots] : [];
-    const copied = await snapshotTree(inst.paths.user, path.join(dir, "user"), { progress, log, signal: stop.signal, exclude });
+    const copied = await snapshotTree(inst.paths.user, sp.user, { progress, log, signal: stop.signal, exclude });
     timings.snapshot = since(t);
     killPoint("stage:user-copied");
     log.info(copied, "user/ copied to the snapshot");

@@ -1,8 +1,8 @@
 import fsp from "node:fs/promises";
-import path from "node:path";
 import { sha256File, resolveInside, readJsonIfExists } from "../util/fsx.js";
 import type { Installation } from "../install/installation.js";
-import { snapshotDir, type Manifest } from "./manifest.js";
+import type { Manifest } from "./manifest.js";
+import { snapshotPaths } from "./paths.js";
 import { checkAbort } from "../util/signals.js";
 
 /** `snapshots/<id>/files.json`: every file of a release's package, as it was unpacked. */
@@ -10,7 +10,7 @@ export type FileRecord = Record<string, { sha256: string; size: number; mode: nu
 
 /** The files.json of a manifest, or undefined when there is none. */
 export async function readFilesRecord(inst: Installation, m: Manifest): Promise<FileRecord | undefined> {
-  const record = await readJsonIfExists<FileRecord>(path.join(snapshotDir(inst, m.id), "files.json"));
+  const record = await readJsonIfExists<FileRecord>(snapshotPaths(inst, m.id).files);
   if (record === undefined) return undefined;
   if (typeof record !== "object" || record === null || Array.isArray(record)) throw new Error(`files.json of ${m.id} is not a JSON object`);
   for (const rel of Object.keys(record)) resolveInside(inst.root, rel, `files.json of ${m.id}`); // invariant 7

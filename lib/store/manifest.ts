@@ -1,7 +1,9 @@
 import path from "node:path";
 import fsp from "node:fs/promises";
 import { fail, errnoCode } from "../util/errors.js";
-import { readJsonIfExists, writeJsonDurable } from "../util/fsx.js";
+import { readJsonIfExists, writeJsonDurable, exists } from "../util/fsx.js";
+import { SAFE_NAME, isSafeName } from "./names.js";
+import { snapshotDir, snapshotPaths } from "./paths.js";
 import type { Installation } from "../install/installation.js";
 
 export type ManifestStatus = "staged" | "promoted" | "finalized" | "restored" | "failed" | "swapped";
@@ -30,15 +32,13 @@ export interface Manifest {
 }
 
 /** Manifest ids are `[A-Za-z0-9._-]+`; anything else is refused before it can become a path (invariant 7). */
-export const MANIFEST_ID = /^[A-Za-z0-9._-]+$/;
+export const MANIFEST_ID = SAFE_NAME;
+export const isValidId = isSafeName;
+export { snapshotDir };
 
 /** A top-level entry name as a manifest's `core` lists it: one path segment that cannot climb out. */
 export function isEntryName(n: unknown): boolean {
   return typeof n === "string" && n !== "" && n !== "." && n !== ".." && !/[/\\\0]/.test(n);
-}
-
-export function isValidId(id: string): boolean {
-  return MANIFEST_ID.test(id) && id !== "." && id !== ".." && id.length <= 200;
 }
 
 /** `20251017T235348Z-1.8.0`: sortable by time, unique within the store. */
@@ -46,26 +46,12 @@ export async function newManifestId(inst: Installation, to: string, now = new Da
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const safeTo = to.replace(/[^A-Za-z0-9._-]/g, "_");
   let id = `${stamp}-${safeTo}`;
-  for (let n = 2; await dirExists(path.join(inst.paths.snapshots, id)); n++) id = `${stamp}-${safeTo}-${n}`;
+  for (let n = 2; await exists(path.join(inst.paths.snapshots, id)); n++) id = `${stamp}-${safeTo}-${n}`;
   return id;
 }
 
-async function dirExists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function snapshotDir(inst: Installation, id: string): string {
-  if (!isValidId(id)) throw fail(`"${id}" is not a manifest id`, "list them with `gpm snapshots`");
-  return path.join(inst.paths.snapshots, id);
-}
-
 export function manifestPath(inst: Installation, id: string): string {
-  return path.join(snapshotDir(inst, id), "manifest.json");
+  return snapshotPaths(inst, id).manifest;
 }
 
 export async function writeManifest(inst: Installation, m: Manifest): Promise<void> {
@@ -101,7 +87,7 @@ export async function listManifests(inst: Installation): Promise<Manifest[]> {
   for (const name of names) {
     if (!isValidId(name)) continue;
     try {
-      const m = await readJsonIfExists<Manifest>(path.join(inst.paths.snapshots, name, "manifest.json"));
+      const m = await readJsonIfExists<Manifest>(manifestPath(inst, name));
       // Its core names become moves of whole entries: each must be one top-level name (invariant 7).
       const coreOk = m?.core === undefined || (Array.isArray(m.core) && m.core.every(isEntryName));
       if (m && m.id === name && coreOk) out.push(m);

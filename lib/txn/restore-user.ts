@@ -2,7 +2,7 @@ import { renameEntry } from "./fs-ops.js";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { snapshotDir } from "../store/manifest.js";
+import { snapshotPaths } from "../store/paths.js";
 import { lstatOrNull, fsyncDir } from "../util/fsx.js";
 import { killPoint } from "../util/seams.js";
 
@@ -14,15 +14,16 @@ import { killPoint } from "../util/seams.js";
  * `<snapshot>/user-after-failure/` for inspection, never deleted.
  */
 export async function restoreUserAfterPostUpgrade(inst: Installation, id: string, log: Logger): Promise<void> {
-  const snapUser = path.join(snapshotDir(inst, id), "user");
-  const kept = path.join(snapshotDir(inst, id), "user-after-failure");
+  const sp = snapshotPaths(inst, id);
+  const snapUser = sp.user;
+  const kept = sp.userAfterFailure;
   const live = inst.paths.user;
   if (!(await lstatOrNull(snapUser))) return; // already put back (or there was no user/ to copy)
   if ((await lstatOrNull(live)) && !(await lstatOrNull(kept))) await renameEntry(live, kept);
   killPoint("restore:user-moved-aside");
   if (!(await lstatOrNull(live))) await renameEntry(snapUser, live);
   await fsyncDir(inst.root);
-  await fsyncDir(snapshotDir(inst, id));
+  await fsyncDir(sp.dir);
   killPoint("restore:user-restored");
   log.warn(`user/ was put back from snapshot ${id}; the user/ left by postUpgrade is in ${path.relative(inst.root, kept)}`);
 }
