@@ -10,11 +10,11 @@ import type { ProgressFactory } from "../util/progress.js";
 import { blocked } from "../util/errors.js";
 import { abortRequested, checkAbort } from "../util/signals.js";
 import { releasesBetween } from "../stage/feed.js";
-import { currentManifest, type Manifest } from "../stage/manifest.js";
+import { currentManifest, type Manifest } from "../store/manifest.js";
 import { stageRelease, discardStage } from "../stage/stage.js";
 import { runPreflight, blockingFailures } from "../preflight/index.js";
 import type { CheckResult } from "../preflight/types.js";
-import { readRecoveryFlag } from "../recovery/flag.js";
+import { readRecoveryFlag } from "../recovery-mode/flag.js";
 import { promoteStage } from "../promote/promote.js";
 import { resolveRelease } from "./resolve-release.js";
 
