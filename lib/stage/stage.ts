@@ -31,7 +31,7 @@ import { downloadRelease } from "./download.js";
 import { extractArchive, type ExtractResult } from "./extract.js";
 import { missingSha256 } from "./feed.js";
 import type { FileRecord } from "../store/files-record.js";
-import { newManifestId, snapshotDir, writeManifest, type Manifest } from "../store/manifest.js";
+import { newManifestId, nextSeq, snapshotDir, writeManifest, type Manifest } from "../store/manifest.js";
 import { snapshotPaths } from "../store/paths.js";
 import { listPackages } from "./packages.js";
 import { snapshotTree } from "./snapshot-user.js";
@@ -162,6 +162,8 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
   const preservedSet = preservedNames(inst);
   const manifest: Manifest = {
     id,
+    seq: await nextSeq(inst),
+    pinned: false,
     kind: "upgrade",
     from: opts.from,
     to: release.version,

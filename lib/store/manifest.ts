@@ -10,6 +10,15 @@ export type ManifestStatus = "staged" | "promoted" | "finalized" | "restored" | 
 
 export interface Manifest {
   id: string;
+  /**
+   * Order in the store: one more than the highest seq when the stage began, so
+   * it only grows. Retention and "newest" go by it, never by a clock (a clock
+   * that was set 50 years ahead once must not make the newest look oldest).
+   * Manifests written before seq existed read as 0 (older than every new one).
+   */
+  seq: number;
+  /** Kept from retention (`gpm snapshots pin`, or a rollback --with-user left the replaced user/ here). */
+  pinned: boolean;
   kind: "upgrade";
   from: string | null;
   to: string;
@@ -27,8 +36,8 @@ export interface Manifest {
   downtimeMs: number | null;
   smoke: { command: string[] | null; exitCode: number | null; output: string; healthUrl?: string | null; status?: number | null } | null;
   error: string | null;
-  /** Each rollback or redo: when, which version went live, and its downtime. */
-  swaps: { at: string; live: string | null; downtimeMs?: number }[];
+  /** Each rollback or redo: when, which version went live, whether user/ was swapped too, and its downtime. */
+  swaps: { at: string; live: string | null; user?: boolean; downtimeMs?: number }[];
 }
 
 /** Manifest ids are `[A-Za-z0-9._-]+`; anything else is refused before it can become a path (invariant 7). */
@@ -59,7 +68,8 @@ export async function writeManifest(inst: Installation, m: Manifest): Promise<vo
 }
 
 export async function readManifest(inst: Installation, id: string): Promise<Manifest | undefined> {
-  return readJsonIfExists<Manifest>(manifestPath(inst, id));
+  const m = await readJsonIfExists<Manifest>(manifestPath(inst, id));
+  return m && withDefaults(m);
 }
 
 /**
@@ -90,12 +100,29 @@ export async function listManifests(inst: Installation): Promise<Manifest[]> {
       const m = await readJsonIfExists<Manifest>(manifestPath(inst, name));
       // Its core names become moves of whole entries: each must be one top-level name (invariant 7).
       const coreOk = m?.core === undefined || (Array.isArray(m.core) && m.core.every(isEntryName));
-      if (m && m.id === name && coreOk) out.push(m);
+      if (m && m.id === name && coreOk) out.push(withDefaults(m));
     } catch {
       // A torn, foreign or tampered manifest is skipped, never trusted.
     }
   }
-  return out.sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)));
+  return out.sort(bySeq);
+}
+
+/** Oldest first: by seq; manifests from before seq (all 0) by createdAt, then id. */
+export function bySeq(a: Manifest, b: Manifest): number {
+  if (a.seq !== b.seq) return a.seq - b.seq;
+  return a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt);
+}
+
+/** Fields added after a manifest may have been written get their neutral values (never written back here). */
+function withDefaults(m: Manifest): Manifest {
+  const seq = typeof m.seq === "number" && Number.isSafeInteger(m.seq) && m.seq >= 0 ? m.seq : 0;
+  return { ...m, seq, pinned: m.pinned === true };
+}
+
+/** The seq of a new manifest: one more than any in the store (or in a record of one). */
+export async function nextSeq(inst: Installation): Promise<number> {
+  return Math.max(0, ...(await listManifests(inst)).map((m) => m.seq)) + 1;
 }
 
 /**

@@ -40,6 +40,8 @@ export function input(inst: Installation, over: Partial<PreflightInput> = {}): P
 export async function recordInstall(inst: Installation, id: string, to: string, files: string[], core = ["bin", "index.php", "system", "vendor"]): Promise<void> {
   const m: Manifest = {
     id,
+    seq: 0,
+    pinned: false,
     kind: "upgrade",
     from: "1.7.0",
     to,

@@ -10,6 +10,8 @@ import type { Installation } from "../../../lib/install/installation.js";
 export function sampleManifest(id: string, from: string | null, to: string, over: Partial<Manifest> = {}): Manifest {
   return {
     id,
+    seq: 0,
+    pinned: false,
     kind: "upgrade",
     from,
     to,
