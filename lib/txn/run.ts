@@ -175,11 +175,26 @@ const FINISH: readonly FinishStep[] = [
   },
 ];
 
-/** Run the finishing steps of a committed journal; returns the downtime (flag up → down) when known. */
+/**
+ * Run the finishing steps of a committed journal; returns the downtime (flag
+ * up → down) when known. A step that fails (a full disk, typically) leaves a
+ * committed journal that the next command's repair finishes, so the error is
+ * exit 8, saying the change is live and what to free — never "nothing changed".
+ */
 export async function finishSwap(inst: Installation, j: Journal, h: FinishHooks): Promise<number | null> {
   const st: FinishState = { downtimeMs: null };
   for (const step of FINISH) {
-    await step.run(inst, j, h, st);
+    try {
+      await step.run(inst, j, h, st);
+    } catch (err) {
+      if (err instanceof GpmError && err.code === Exit.COMMITTED) throw err;
+      const what = j.kind === "upgrade" ? `the upgrade to ${j.meta.to ?? "?"}` : `the rollback to ${j.meta.to ?? "?"}`;
+      throw new GpmError(
+        Exit.COMMITTED,
+        `${what} is committed and live, but finishing it (${step.name}) failed: ${errorMessage(err)}`,
+        `free space on the file system of ${inst.root} (see \`df -h ${inst.root}\`); the next gpm command finishes it`,
+      );
+    }
     step.done[j.kind]();
   }
   return st.downtimeMs;

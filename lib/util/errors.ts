@@ -12,6 +12,8 @@ export const Exit = {
   LOCKED: 5,
   INTEGRITY: 6,
   RESTORE_FAILED: 7,
+  /** The swap is committed (the new tree is live) but finishing it failed, e.g. a full disk: the next command finishes it. */
+  COMMITTED: 8,
   SIGINT: 130,
   SIGTERM: 143,
 } as const;

@@ -160,6 +160,24 @@ describe("e2e: faults", function () {
       await assertRestored(root);
     });
 
+    it("the disk fills up after the commit: exit 8 says the upgrade is live and what to free; the next command finishes it", async () => {
+      const run = startGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed], { GPM_TEST_PAUSE_AT: "upgrade:committed" });
+      const marker = pauseMarker(root, "upgrade:committed");
+      await waitForFile(marker, run);
+      fill();
+      await fsp.rm(marker);
+      const r = await run.done;
+      assert.equal(r.code, 8, r.stderr);
+      assertOneLineError(r.stderr, /1\.8\.0 is committed and live.*ENOSPC.*free space.*next gpm command finishes it/);
+      await fsp.rm(path.join(mnt, "filler"));
+      const st = await runGpm(["status", "--json", "--root", root]);
+      assert.equal(st.code, 0, st.stderr);
+      const doc = JSON.parse(st.stdout);
+      assert.equal(doc.installed, "1.8.0");
+      assert.equal(doc.pendingTransaction, null, "finished by the next command");
+      assert.equal(doc.maintenance, null);
+    });
+
     it("the disk is full before gpm starts: exit 1 with one line, nothing changed", async () => {
       const before = await treeState(root);
       fill();
