@@ -6,7 +6,7 @@ import { GpmError, Exit, blocked } from "../../util/errors.js";
 import { abortRequested } from "../../util/signals.js";
 import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery/flag.js";
 import { DEFAULT_TTL_MS, issueToken, parseTtl } from "../../recovery/token.js";
-import { startRecoveryServer } from "../../recovery/server.js";
+import { startRecoveryServer } from "../../recovery-mode/server/index.js";
 
 interface RecoveryArgs extends GlobalOptions {
   reason?: string;

@@ -5,7 +5,7 @@ import { tmpDir, makeSite, treeHash, writeTree } from "../../helpers/fixtures.js
 import { openInstallation, type Installation } from "../../../lib/install/installation.js";
 import { acquireLock } from "../../../lib/install/lock.js";
 import { silentLogger } from "../../../lib/util/log.js";
-import { startRecoveryServer, escapeHtml, MAX_BODY_BYTES, type RecoveryServer } from "../../../lib/recovery/server.js";
+import { startRecoveryServer, escapeHtml, MAX_BODY_BYTES, type RecoveryServer } from "../../../lib/recovery-mode/server/index.js";
 import { issueToken } from "../../../lib/recovery/token.js";
 import { writeRecoveryFlag, readRecoveryFlag } from "../../../lib/recovery/flag.js";
 import { sampleManifest, storeManifest, captureLog } from "./fixtures.js";
