@@ -2,7 +2,7 @@ import type { Context } from "./context.js";
 import { open } from "./context.js";
 import type { Installation } from "../install/installation.js";
 import { acquireLock, readLock, isLive, type Lock } from "../install/lock.js";
-import type { RecoveryReport } from "../recovery/recover.js";
+import type { RecoveryReport } from "../repair/recover.js";
 import { setSeamRoot } from "../util/seams.js";
 import type { Logger } from "../util/log.js";
 
@@ -39,13 +39,13 @@ export async function withLockedInstallation<T>(inst: Installation, log: Logger,
   let lock: Lock | null = null;
   try {
     // Recovery and migrations are loaded only when this command holds the lock.
-    if (mode === "write" || (await (await import("../recovery/recover.js")).needsRecovery(inst))) {
+    if (mode === "write" || (await (await import("../repair/recover.js")).needsRecovery(inst))) {
       const holder = mode === "read" ? await readLock(inst) : undefined;
       if (!(holder && isLive(holder))) lock = await acquireLock(inst, command, log);
     }
     let recovered: RecoveryReport | null = null;
     if (lock) {
-      recovered = await (await import("../recovery/recover.js")).recoverInterrupted(inst, log);
+      recovered = await (await import("../repair/recover.js")).recoverInterrupted(inst, log);
       await (await import("../migration/runner.js")).applyAutoMigrations(inst, log);
     }
     return await fn({ inst, recovered, locked: lock !== null });

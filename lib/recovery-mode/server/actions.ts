@@ -8,10 +8,10 @@ import { GpmError, Exit } from "../../util/errors.js";
 import type { Logger } from "../../util/log.js";
 import type { Installation } from "../../install/installation.js";
 import { withLockedInstallation } from "../../cli/session.js";
-import { isValidId, listManifests } from "../../stage/manifest.js";
-import { isValidPluginName } from "../../recovery/flag.js";
-import { listPlugins, setPluginEnabled } from "../../recovery/plugins.js";
-import { rollback } from "../../recovery/rollback.js";
+import { isValidId, listManifests } from "../../store/manifest.js";
+import { isValidPluginName } from "../flag.js";
+import { listPlugins, setPluginEnabled } from "../plugins.js";
+import { rollback } from "../../rollback/rollback.js";
 
 /** An answer other than 200, with the one line to show. */
 export class HttpError extends Error {

@@ -6,9 +6,9 @@
 import crypto from "node:crypto";
 import type http from "node:http";
 import type { Installation } from "../../install/installation.js";
-import type { Manifest } from "../../stage/manifest.js";
-import type { FlagState } from "../../recovery/flag.js";
-import type { PluginInfo } from "../../recovery/plugins.js";
+import type { Manifest } from "../../store/manifest.js";
+import type { FlagState } from "../flag.js";
+import type { PluginInfo } from "../plugins.js";
 
 const STYLE = "body{font:15px/1.4 system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #ccc;text-align:left}form{display:inline}.flag{background:#fee;padding:.5em 1em;border:1px solid #c00}.ok{background:#efe;padding:.5em 1em;border:1px solid #080}";
 // A strict CSP: no script at all, only this exact stylesheet, forms only to ourselves.

@@ -8,10 +8,10 @@ import type http from "node:http";
 import { GpmError, errorMessage } from "../../util/errors.js";
 import type { Logger } from "../../util/log.js";
 import { installedVersion, type Installation } from "../../install/installation.js";
-import { listManifests } from "../../stage/manifest.js";
-import { readRecoveryFlag } from "../../recovery/flag.js";
-import { listPlugins } from "../../recovery/plugins.js";
-import { verifyToken } from "../../recovery/token.js";
+import { listManifests } from "../../store/manifest.js";
+import { readRecoveryFlag } from "../flag.js";
+import { listPlugins } from "../plugins.js";
+import { verifyToken } from "../token.js";
 import { HttpError, pluginAction, rollbackAction } from "./actions.js";
 import { backLink, escapeHtml, overviewPage, page, send, unauthorizedPage } from "./html.js";
 
