@@ -1,16 +1,22 @@
 /**
- * The recovery page's HTML (SPEC section 8): plain forms, one inline
- * stylesheet pinned by its hash in a strict CSP, no script, nothing loaded
- * from anywhere. Every value shown is escaped here.
+ * The recovery page's HTML building blocks (SPEC section 8): plain forms,
+ * one inline stylesheet pinned by its hash in a strict CSP, no script,
+ * nothing loaded from anywhere. Every value shown is escaped here.
  */
 import crypto from "node:crypto";
 import type http from "node:http";
-import type { Installation } from "../../install/installation.js";
-import type { Manifest } from "../../store/manifest.js";
-import type { FlagState } from "../flag.js";
-import type { PluginInfo } from "../plugins.js";
 
-const STYLE = "body{font:15px/1.4 system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #ccc;text-align:left}form{display:inline}.flag{background:#fee;padding:.5em 1em;border:1px solid #c00}.ok{background:#efe;padding:.5em 1em;border:1px solid #080}";
+const STYLE = [
+  "body{font:16px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:64em;padding:0 1em;color:#111}",
+  "h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em}",
+  "table{border-collapse:collapse;width:100%}td,th{padding:.35em .6em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top}",
+  "form{display:inline;margin:0}button{font:inherit;padding:.3em .8em;margin:.15em .3em .15em 0;cursor:pointer}",
+  "button.primary{background:#0a58ca;color:#fff;border:1px solid #084298;font-weight:600}button.danger{background:#fff;color:#a00;border:1px solid #a00}",
+  ".flag{background:#fee;padding:.6em 1em;border:2px solid #c00}.ok{background:#efe;padding:.6em 1em;border:2px solid #080}.warn{background:#fff4d6;padding:.6em 1em;border:2px solid #b80}",
+  ".live{background:#080;color:#fff;padding:.05em .45em;border-radius:.3em;font-weight:600;white-space:nowrap}",
+  ".q{background:#c00;color:#fff;padding:.05em .45em;border-radius:.3em;font-weight:600}",
+  "tr.current{background:#f1fbf1}small,.muted{color:#555}code{background:#f3f3f3;padding:0 .2em}ul.plan li{margin:.3em 0}",
+].join("");
 // A strict CSP: no script at all, only this exact stylesheet, forms only to ourselves.
 const CSP = [
   "default-src 'none'",
@@ -24,7 +30,7 @@ export function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
-export function send(res: http.ServerResponse, status: number, html: string): void {
+export function send(res: http.ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
   const body = Buffer.from(html, "utf8");
   res.writeHead(status, {
     "Content-Type": "text/html; charset=utf-8",
@@ -34,82 +40,57 @@ export function send(res: http.ServerResponse, status: number, html: string): vo
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": CSP,
+    ...headers,
   });
   res.end(body);
 }
 
-export function page(title: string, body: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>gpm recovery — ${escapeHtml(title)}</title><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+/** The whole document. `publicNote`: the server listens beyond loopback (`--public`), said on every page. */
+export function page(title: string, body: string, publicNote = false): string {
+  const banner = publicNote
+    ? `<p class="warn"><strong>This page is reachable from the network</strong> (<code>gpm recovery serve --public</code>). Anyone who gets a link with a valid token can change this site; stop the server when you are done. An SSH tunnel is safer: see docs/RECOVERY-MODE.md.</p>`
+    : "";
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width,initial-scale=1"><title>gpm recovery — ${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${banner}<h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 
-export const unauthorizedPage = (): string =>
-  page("Unauthorized", "<p>A valid recovery token is needed. Get one with <code>gpm recovery token</code>, or open the URL that <code>gpm recovery serve</code> printed.</p>");
-
-export function backLink(token: string): string {
-  return `<form method="get" action="/"><input type="hidden" name="token" value="${escapeHtml(token)}"><button>Back to the overview</button></form>`;
+/** A time as the server's local time beside the ISO string, and how long ago. */
+export function when(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "-";
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return escapeHtml(iso);
+  const local = new Intl.DateTimeFormat("en-GB", { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" }).format(t);
+  return `<time datetime="${escapeHtml(iso)}">${escapeHtml(local)}</time> <small>(${escapeHtml(iso)}, ${escapeHtml(ago(now - t))})</small>`;
 }
 
-function postForm(action: string, token: string, field: string, value: string, label: string): string {
-  return `<form method="post" action="${action}"><input type="hidden" name="token" value="${escapeHtml(token)}"><input type="hidden" name="${field}" value="${escapeHtml(value)}"><button>${escapeHtml(label)}</button></form>`;
+function ago(ms: number): string {
+  if (ms < 0) return "in the future";
+  const s = Math.round(ms / 1000);
+  if (s < 90) return `${s} s ago`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  return h < 48 ? `${h} h ago` : `${Math.round(h / 24)} days ago`;
 }
 
-export interface OverviewData {
-  inst: Installation;
-  version: string | null;
-  flag: FlagState | null;
-  manifests: Manifest[];
-  plugins: PluginInfo[];
+/** What every form of one page needs: the token, and a nonce per state-changing form. */
+export interface FormContext {
+  token: string;
+  /** The live version the page was made for ("" when unknown). */
+  live: string;
+  nonce(route: string, target: string): string;
 }
 
-export function overviewPage(d: OverviewData, token: string): string {
-  return page(
-    "Recovery",
-    [
-      `<p>Installation <code>${escapeHtml(d.inst.root)}</code>, version ${escapeHtml(d.version ?? "(unknown)")}.</p>`,
-      flagSection(d.flag),
-      manifestSection(d.manifests, token),
-      pluginSection(d.plugins, d.flag, token),
-    ].join(""),
-  );
+const hidden = (name: string, value: string): string => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+
+/** A state-changing form: token, a single-use nonce for (route, target), the live version it expects, its fields. */
+export function postForm(f: FormContext, route: string, target: string, fields: Record<string, string>, label: string, cls = ""): string {
+  const inputs = [hidden("token", f.token), hidden("nonce", f.nonce(route, target)), hidden("expect", f.live), ...Object.entries(fields).map(([k, v]) => hidden(k, v))];
+  return `<form method="post" action="${route}">${inputs.join("")}<button${cls ? ` class="${cls}"` : ""}>${escapeHtml(label)}</button></form>`;
 }
 
-function flagSection(flag: FlagState | null): string {
-  if (!flag) return `<p class="ok">Recovery mode is off (no recovery flag).</p>`;
-  return (
-    `<div class="flag"><p><strong>Recovery mode is on</strong> since ${escapeHtml(flag.createdAt)}: ${escapeHtml(flag.reason)}</p>` +
-    (flag.manifest ? `<p>Upgrade involved: ${escapeHtml(flag.manifest)}</p>` : "") +
-    (flag.raw ? `<p>Flag content: <code>${escapeHtml(flag.raw)}</code></p>` : "") +
-    `<p>After a rollback or a fix, run <code>gpm recovery clear</code>.</p></div>`
-  );
+/** A form that only shows a page (GET: never changes anything). */
+export function getForm(route: string, token: string, fields: Record<string, string>, label: string, cls = ""): string {
+  return `<form method="get" action="${route}">${[hidden("token", token), ...Object.entries(fields).map(([k, v]) => hidden(k, v))].join("")}<button${cls ? ` class="${cls}"` : ""}>${escapeHtml(label)}</button></form>`;
 }
 
-function manifestSection(manifests: Manifest[], token: string): string {
-  if (manifests.length === 0) return "<h2>Upgrades</h2><p>No snapshots are stored, so there is nothing to roll back to.</p>";
-  const rows = manifests.map((m) => {
-    // Only a finalized snapshot (roll back) or a swapped one (redo) holds a whole tree to swap with.
-    const action =
-      m.status === "finalized"
-        ? postForm("/rollback", token, "manifest", m.id, `Roll back to ${m.from ?? "the previous version"}`)
-        : m.status === "swapped"
-          ? postForm("/rollback", token, "manifest", m.id, `Redo: put ${m.to} back`)
-          : "";
-    return `<tr><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(m.from ?? "?")} → ${escapeHtml(m.to)}</td><td>${escapeHtml(m.status)}</td><td>${escapeHtml(m.createdAt)}</td><td>${action}</td></tr>`;
-  });
-  return `<h2>Upgrades (newest first)</h2><table><tr><th>id</th><th>from → to</th><th>status</th><th>date</th><th></th></tr>${rows.join("")}</table>`;
-}
-
-function pluginSection(plugins: PluginInfo[], flag: FlagState | null, token: string): string {
-  const known = new Set(plugins.map((p) => p.name));
-  const missing = (flag?.quarantined ?? []).filter((n) => !known.has(n));
-  const rows = plugins.map(
-    (p) =>
-      `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.dir)}</td><td>${p.enabled ? "enabled" : "disabled"}</td><td>${p.quarantined ? "quarantined" : ""}</td><td>${
-        p.enabled ? postForm("/plugins/disable", token, "plugin", p.name, "Disable") : postForm("/plugins/enable", token, "plugin", p.name, "Enable")
-      }</td></tr>`,
-  );
-  return (
-    `<h2>Plugins and themes</h2>` +
-    (rows.length ? `<table><tr><th>name</th><th>in</th><th>state</th><th></th><th></th></tr>${rows.join("")}</table>` : "<p>None found.</p>") +
-    (missing.length ? `<p>Quarantined but not installed: ${missing.map((n) => `<code>${escapeHtml(n)}</code>`).join(", ")}</p>` : "")
-  );
-}
+export const backLink = (token: string): string => `<p>${getForm("/", token, {}, "Back to the overview")}</p>`;

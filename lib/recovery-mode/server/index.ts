@@ -1,12 +1,14 @@
 /**
  * The recovery page (SPEC section 8): node:http only, so it works when the
  * application itself cannot boot. routes.ts says who may do what, actions.ts
- * does it, html.ts shows it.
+ * does it, view.ts works out what to show, pages.ts and html.ts show it,
+ * nonces.ts makes each form single-use.
  */
 import http from "node:http";
 import { GpmError, Exit, errorMessage } from "../../util/errors.js";
 import type { Logger } from "../../util/log.js";
 import type { Installation } from "../../install/installation.js";
+import { Nonces } from "./nonces.js";
 import { respond } from "./routes.js";
 
 export { escapeHtml } from "./html.js";
@@ -16,6 +18,8 @@ export interface RecoveryServerOptions {
   host?: string;
   port?: number;
   log: Logger;
+  /** Listening beyond loopback was asked for (`--public`): every page warns. */
+  public?: boolean;
 }
 
 export interface RecoveryServer {
@@ -27,7 +31,8 @@ export interface RecoveryServer {
 
 export async function startRecoveryServer(inst: Installation, opts: RecoveryServerOptions): Promise<RecoveryServer> {
   const host = opts.host ?? "127.0.0.1";
-  const server = http.createServer((req, res) => respond(inst, opts.log, req, res));
+  const state = { inst, log: opts.log, nonces: new Nonces(), public: opts.public ?? false };
+  const server = http.createServer((req, res) => respond(state, req, res));
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
   await new Promise<void>((resolve, reject) => {
