@@ -4,6 +4,7 @@ import type { Installation } from "../install/installation.js";
 import { acquireLock, readLock, isLive, type Lock } from "../install/lock.js";
 import type { RecoveryReport } from "../repair/recover.js";
 import { setSeamRoot } from "../util/seams.js";
+import type { Logger } from "../util/log.js";
 
 export interface Session {
   inst: Installation;
@@ -26,17 +27,26 @@ export interface Session {
 export async function withInstallation<T>(ctx: Context, command: string, mode: "read" | "write", fn: (s: Session) => Promise<T>): Promise<T> {
   const inst = await open(ctx);
   setSeamRoot(inst.root);
+  return withLockedInstallation(inst, ctx.log, command, mode, fn);
+}
+
+/**
+ * The lock-and-repair of withInstallation on an installation already open:
+ * also what each action of the recovery page runs under (`gpm recovery
+ * serve` stays up while other gpm commands come and go).
+ */
+export async function withLockedInstallation<T>(inst: Installation, log: Logger, command: string, mode: "read" | "write", fn: (s: Session) => Promise<T>): Promise<T> {
   let lock: Lock | null = null;
   try {
     // Recovery and migrations are loaded only when this command holds the lock.
     if (mode === "write" || (await (await import("../repair/recover.js")).needsRecovery(inst))) {
       const holder = mode === "read" ? await readLock(inst) : undefined;
-      if (!(holder && isLive(holder))) lock = await acquireLock(inst, command, ctx.log);
+      if (!(holder && isLive(holder))) lock = await acquireLock(inst, command, log);
     }
     let recovered: RecoveryReport | null = null;
     if (lock) {
-      recovered = await (await import("../repair/recover.js")).recoverInterrupted(inst, ctx.log);
-      await (await import("../migration/runner.js")).applyAutoMigrations(inst, ctx.log);
+      recovered = await (await import("../repair/recover.js")).recoverInterrupted(inst, log);
+      await (await import("../migration/runner.js")).applyAutoMigrations(inst, log);
     }
     return await fn({ inst, recovered, locked: lock !== null });
   } finally {

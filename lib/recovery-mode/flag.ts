@@ -129,6 +129,18 @@ export type ClearBasis = { ok: true; because: "rollback"; manifest: string; at: 
  * configured `healthUrl` answers 2xx within `timeoutMs`.
  */
 export async function clearBasis(inst: Installation, flag: RecoveryFlag, timeoutMs = 10_000): Promise<ClearBasis> {
+  const latest = await rollbackSince(inst, flag);
+  if (latest) return { ok: true, because: "rollback", ...latest };
+  const noRollback = `no rollback since recovery mode was turned on (${flag.createdAt})`;
+  const url = inst.config.healthUrl;
+  if (!url) return { ok: false, why: `${noRollback}, and no healthUrl is configured to check the site` };
+  const probe = await probeHealth(url, timeoutMs);
+  if (probe.ok) return { ok: true, because: "health", url, status: probe.status };
+  return { ok: false, why: `${noRollback}, and the health check of ${url} failed: ${probe.detail}` };
+}
+
+/** The latest rollback or redo (a manifest `swaps` entry) later than the flag's `createdAt`, or null. */
+export async function rollbackSince(inst: Installation, flag: RecoveryFlag): Promise<{ manifest: string; at: string } | null> {
   const since = Date.parse(flag.createdAt);
   let latest: { manifest: string; at: string } | null = null;
   for (const m of await listManifests(inst)) {
@@ -137,11 +149,5 @@ export async function clearBasis(inst: Installation, flag: RecoveryFlag, timeout
       if (at > since && (!latest || at > Date.parse(latest.at))) latest = { manifest: m.id, at: s.at };
     }
   }
-  if (latest) return { ok: true, because: "rollback", ...latest };
-  const noRollback = `no rollback since recovery mode was turned on (${flag.createdAt})`;
-  const url = inst.config.healthUrl;
-  if (!url) return { ok: false, why: `${noRollback}, and no healthUrl is configured to check the site` };
-  const probe = await probeHealth(url, timeoutMs);
-  if (probe.ok) return { ok: true, because: "health", url, status: probe.status };
-  return { ok: false, why: `${noRollback}, and the health check of ${url} failed: ${probe.detail}` };
+  return latest;
 }

@@ -117,6 +117,16 @@ export function checkToken(key: Buffer, token: string, now: number): boolean {
   return typeof exp === "number" && Number.isFinite(exp) && now < exp;
 }
 
+/** When a token (already verified) expires, in ms since the epoch; null when it cannot be read. */
+export function tokenExpiry(token: string): number | null {
+  try {
+    const exp = (JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" && Number.isFinite(exp) ? exp : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `--ttl`: "15m", "900s", "2h", or a bare number of seconds ("30"). Between
  * 1 second and 24 hours; anything else is a usage error (exit 2).

@@ -6,27 +6,21 @@
  * the process, and every read is positioned), so all threads read the one
  * file that was opened, hashed and verified.
  *
- * Protocol: workerData `{ role, fd, size, maxUnpackedBytes, stop }`; each
- * message in is `{ batch, jobs }`, answered by `{ batch, results }` (sha256
- * and size per job, in order), `{ batch, error }`, or `{ batch, stopped }`
- * when the shared `stop` flag was raised. `{ end: true }` closes the port and
- * the thread exits on its own. Workers are never terminate()d: stopping one
- * in the middle of a synchronous zlib or fs call can abort the whole process
- * (Node 20), so a stop is the flag, checked between entries.
+ * Protocol: util/worker-task.ts (runPool / serveTasks); workerData `{ fd,
+ * size, maxUnpackedBytes }` plus the stop flag; each task is a batch of jobs,
+ * answered by their sha256 and size, in order. A batch that sees the stop
+ * flag raised answers `stopped` (the flag is checked between entries).
  */
 import v8 from "node:v8";
 import vm from "node:vm";
-import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { stopRaised, toWorkerError, type WorkerError } from "../util/worker-task.js";
+import { serveTasks, stopRaised, StoppedError } from "../util/worker-task.js";
 import { ArchiveWindow, CreatedModes, UnpackBudget, extractSmallEntry, type SmallJob, type Written } from "./extract-entry.js";
 
-export interface WorkerInit {
-  role: "gpm-extract";
+export const EXTRACT_ROLE = "gpm-extract";
+export interface WorkerInit extends Record<string, unknown> {
   fd: number;
   size: number;
   maxUnpackedBytes: number;
-  /** Shared Int32Array(1): non-zero means stop before the next entry. */
-  stop: Int32Array;
 }
 /**
  * An entry at least this large is followed by a young-generation collection.
@@ -45,35 +39,29 @@ function minorGc(): () => void {
   return () => gc({ type: "minor" });
 }
 
-export type BatchIn = { batch: number; jobs: SmallJob[] } | { end: true };
-export type BatchOut = { batch: number; results: Written[] } | { batch: number; error: WorkerError } | { batch: number; stopped: true };
-
-if (!isMainThread && parentPort && (workerData as Partial<WorkerInit> | null)?.role === "gpm-extract") {
-  const port = parentPort;
-  const init = workerData as WorkerInit;
-  const win = new ArchiveWindow(init.fd, init.size);
-  // Each worker's own count: every small entry is refused above its declared
-  // size, and the declared sizes were checked against the limit up front, so
-  // the threads together cannot pass it either.
-  const budget = new UnpackBudget(init.maxUnpackedBytes);
-  const modes = new CreatedModes();
-  const collect = minorGc();
-  port.on("message", (msg: BatchIn) => {
-    if ("end" in msg) return port.close();
-    const results: Written[] = [];
-    let out: BatchOut = { batch: msg.batch, results };
-    try {
-      for (const job of msg.jobs) {
-        if (stopRaised(init.stop)) {
-          out = { batch: msg.batch, stopped: true };
-          break;
-        }
-        results.push(extractSmallEntry(win, job, budget, modes));
-        if (job.size >= COLLECT_AFTER_BYTES) collect();
-      }
-    } catch (err) {
-      out = { batch: msg.batch, error: toWorkerError(err) };
-    }
-    port.postMessage(out);
-  });
+interface State {
+  win: ArchiveWindow;
+  budget: UnpackBudget;
+  modes: CreatedModes;
+  collect: () => void;
 }
+let state: State | undefined;
+
+serveTasks<WorkerInit, SmallJob[], Written[]>(EXTRACT_ROLE, (jobs, { data }) => {
+  state ??= {
+    win: new ArchiveWindow(data.fd, data.size),
+    // Each worker's own count: every small entry is refused above its declared
+    // size, and the declared sizes were checked against the limit up front, so
+    // the threads together cannot pass it either.
+    budget: new UnpackBudget(data.maxUnpackedBytes),
+    modes: new CreatedModes(),
+    collect: minorGc(),
+  };
+  const results: Written[] = [];
+  for (const job of jobs) {
+    if (stopRaised(data.stop)) throw new StoppedError();
+    results.push(extractSmallEntry(state.win, job, state.budget, state.modes));
+    if (job.size >= COLLECT_AFTER_BYTES) state.collect();
+  }
+  return results;
+});

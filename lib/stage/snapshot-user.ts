@@ -20,11 +20,10 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { isMainThread, workerData, parentPort } from "node:worker_threads";
 import { GpmError, errnoCode, errorMessage, fail } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
 import type { ProgressFactory, ProgressBar } from "../util/progress.js";
-import { runWorkerTask, stopRaised, StoppedError, toWorkerError, type TaskMessage } from "../util/worker-task.js";
+import { runWorkerTask, serveTasks, stopRaised, StoppedError } from "../util/worker-task.js";
 
 export interface SnapshotOptions {
   progress: ProgressFactory;
@@ -41,12 +40,11 @@ export interface SnapshotResult {
 }
 
 interface CopyJob {
-  role: "gpm-snapshot";
   src: string;
   dest: string;
   exclude: string[];
-  stop: Int32Array;
 }
+const ROLE = "gpm-snapshot";
 type Note = { total: number } | { copied: number } | { skipped: string };
 
 export async function snapshotTree(src: string, dest: string, opts: SnapshotOptions): Promise<SnapshotResult> {
@@ -63,8 +61,8 @@ export async function snapshotTree(src: string, dest: string, opts: SnapshotOpti
   }
   let bar: ProgressBar | undefined;
   try {
-    const job = { role: "gpm-snapshot", src, dest, exclude: (opts.exclude ?? []).map((p) => path.resolve(p)) };
-    const res = await runWorkerTask<SnapshotResult, Note>(new URL(import.meta.url), job, {
+    const job: CopyJob = { src, dest, exclude: (opts.exclude ?? []).map((p) => path.resolve(p)) };
+    const res = await runWorkerTask<Record<string, never>, CopyJob, SnapshotResult, Note>(new URL(import.meta.url), ROLE, {}, job, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onNote: (note) => {
         if ("total" in note) bar = opts.progress("snapshot", note.total, "files");
@@ -105,12 +103,12 @@ const NOTE_EVERY = 64;
  * x bit has nothing left to do below it). The stop flag is read before
  * every entry.
  */
-function copyTree(job: CopyJob, note: (n: Note) => void): SnapshotResult {
+function copyTree(job: CopyJob, stop: Int32Array, note: (n: Note) => void): SnapshotResult {
   const exclude = new Set(job.exclude);
   const dirs: { rel: string; st: fs.Stats }[] = [{ rel: "", st: fs.statSync(job.src) }];
   const leaves: { rel: string; st: fs.Stats }[] = [];
   const check = (): void => {
-    if (stopRaised(job.stop)) throw new StoppedError();
+    if (stopRaised(stop)) throw new StoppedError();
   };
   for (let i = 0; i < dirs.length; i++) {
     check();
@@ -160,12 +158,4 @@ function copyTree(job: CopyJob, note: (n: Note) => void): SnapshotResult {
 }
 
 // As the copy's worker thread (runWorkerTask above starts this module as one).
-if (!isMainThread && parentPort && (workerData as Partial<CopyJob> | null)?.role === "gpm-snapshot") {
-  const port = parentPort;
-  const post = (m: TaskMessage<SnapshotResult, Note>): void => port.postMessage(m);
-  try {
-    post({ done: copyTree(workerData as CopyJob, (note) => post({ note })) });
-  } catch (err) {
-    post(err instanceof StoppedError ? { stopped: true } : { error: toWorkerError(err) });
-  }
-}
+serveTasks<Record<string, never>, CopyJob, SnapshotResult, Note>(ROLE, (job, { data, note }) => copyTree(job, data.stop, note));

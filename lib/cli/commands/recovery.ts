@@ -6,7 +6,7 @@ import { GpmError, Exit, blocked } from "../../util/errors.js";
 import { abortRequested } from "../../util/signals.js";
 import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery-mode/flag.js";
 import { DEFAULT_TTL_MS, issueToken, parseTtl } from "../../recovery-mode/token.js";
-import { startRecoveryServer } from "../../recovery/server.js";
+import { startRecoveryServer } from "../../recovery-mode/server/index.js";
 
 interface RecoveryArgs extends GlobalOptions {
   reason?: string;
@@ -14,13 +14,14 @@ interface RecoveryArgs extends GlobalOptions {
   ttl?: string;
   host?: string;
   port?: number;
+  public?: boolean;
 }
 
 /** `gpm recovery status | enable | clear | token | serve` (SPEC section 8). */
 export function recoveryCommand(y: Argv): Argv {
   return y.command(
     "recovery",
-    "recovery mode: status | enable --reason R | clear | token [--ttl 15m] | serve [--host H] [--port P]",
+    "recovery mode: status | enable --reason R | clear | token [--ttl 15m] | serve [--host H] [--port P] [--public]",
     (b) =>
       b
         .command("status", "is recovery mode on, since when and why", (c) => c, (argv) => runCommand("recovery status", argv as RecoveryArgs, status))
@@ -47,7 +48,8 @@ export function recoveryCommand(y: Argv): Argv {
           "serve the recovery page until Ctrl-C (prints its URL with a fresh token)",
           (c) =>
             c
-              .option("host", { type: "string", default: "127.0.0.1", describe: "address to listen on (only this one)" })
+              .option("host", { type: "string", describe: "address to listen on (default 127.0.0.1; one that is not loopback needs --public)" })
+              .option("public", { type: "boolean", describe: "listen beyond loopback (default host 0.0.0.0); warns — an SSH tunnel is safer" })
               .option("port", { type: "number", default: 0, describe: "port (0: any free one)" })
               .option("ttl", { type: "string", default: "15m", describe: "lifetime of the printed token" }),
           (argv) => serve(argv as RecoveryArgs),
@@ -132,13 +134,17 @@ async function serveUntilSignal(ctx: Context, argv: RecoveryArgs, started: (doc:
   const ttl = argv.ttl === undefined ? DEFAULT_TTL_MS : parseTtl(argv.ttl);
   const port = argv.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GpmError(Exit.USAGE, `--port ${String(argv.port)}: expected 0 to 65535`);
-  const host = argv.host ?? "127.0.0.1";
+  const host = argv.host ?? (argv.public ? "0.0.0.0" : "127.0.0.1");
   if (!host.trim()) throw new GpmError(Exit.USAGE, "--host must not be empty");
+  if (!argv.public && !isLoopback(host)) {
+    throw new GpmError(Exit.USAGE, `--host ${host} is not a loopback address: the recovery page can change the site`, "keep the default and use an SSH tunnel (ssh -L 8080:127.0.0.1:PORT host), or pass --public to listen there anyway");
+  }
   // The session repairs and migrates under the lock, then lets it go: while the
   // page is up each action takes the lock for itself, so other gpm runs are not blocked.
   const inst = await withInstallation(ctx, "recovery serve", "read", async ({ inst }) => inst);
   const t = await issueToken(inst, ttl, { log: ctx.log });
-  const server = await startRecoveryServer(inst, { host, port, log: ctx.log });
+  const server = await startRecoveryServer(inst, { host, port, log: ctx.log, public: argv.public === true });
+  if (argv.public) ctx.log.warn(`the recovery page listens on ${server.host}:${server.port}, beyond loopback (--public): anyone with a valid link can change the site; an SSH tunnel is safer (ssh -L 8080:127.0.0.1:${server.port} host)`);
   try {
     const url = `${server.url}?token=${encodeURIComponent(t.token)}`;
     started({ url, token: t.token, expiresAt: t.expiresAt.toISOString(), host: server.host, port: server.port });
@@ -164,4 +170,10 @@ function untilSignal(): Promise<void> {
     process.on("SIGINT", done);
     process.on("SIGTERM", done);
   });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the page is then reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
 }

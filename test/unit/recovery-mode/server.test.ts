@@ -5,10 +5,10 @@ import { tmpDir, makeSite, treeHash, writeTree } from "../../helpers/fixtures.js
 import { openInstallation, type Installation } from "../../../lib/install/installation.js";
 import { acquireLock } from "../../../lib/install/lock.js";
 import { silentLogger } from "../../../lib/util/log.js";
-import { startRecoveryServer, escapeHtml, MAX_BODY_BYTES, type RecoveryServer } from "../../../lib/recovery/server.js";
+import { startRecoveryServer, escapeHtml, MAX_BODY_BYTES, type RecoveryServer } from "../../../lib/recovery-mode/server/index.js";
 import { issueToken } from "../../../lib/recovery-mode/token.js";
 import { writeRecoveryFlag, readRecoveryFlag } from "../../../lib/recovery-mode/flag.js";
-import { sampleManifest, storeManifest, captureLog } from "./fixtures.js";
+import { sampleManifest, storeManifest, captureLog, formFields } from "./fixtures.js";
 
 const ID = "20251017T235348Z-1.8.0";
 
@@ -59,6 +59,8 @@ describe("recovery page server", () => {
   });
 
   it("lists manifests (newest first), the flag's reason (escaped) and the plugins, with a token from the header too", async () => {
+    // A snapshot with its stored tree: the one a rollback is offered for.
+    await writeTree(path.join(inst.paths.snapshots, ID), { "previous/index.php": "<?php // 1.7.48\n" });
     const res = await get("", { authorization: `Bearer ${token}` });
     assert.equal(res.status, 200);
     const html = await res.text();
@@ -70,7 +72,7 @@ describe("recovery page server", () => {
     assert.match(html, /myplugin/);
     assert.match(html, /quarantined/);
     assert.match(html, /gone-plugin/, "a quarantined plugin that is not installed is still shown");
-    assert.match(html, /action="\/rollback"/);
+    assert.match(html, /action="\/rollback\/confirm"/, "a rollback starts with its confirmation");
     assert.match(html, /name="token" value="/);
   });
 
@@ -116,7 +118,9 @@ describe("recovery page server", () => {
   });
 
   it("passes a valid rollback request to rollback() under the lock, and releases the lock", async () => {
-    const res = await post("/rollback", { token, manifest: ID });
+    await writeTree(path.join(inst.paths.snapshots, ID), { "previous/index.php": "<?php // 1.7.48\n" });
+    const confirm = await (await get(`rollback/confirm?token=${token}&manifest=${ID}`)).text();
+    const res = await post("/rollback", formFields(confirm, "/rollback"));
     assert.ok(logged.some((m) => m.includes("rollback requested")), "rollback() was called");
     // rollback() itself decides the outcome (200 done, or 500 with its error); either way the lock is gone.
     assert.ok([200, 500].includes(res.status), String(res.status));
@@ -124,13 +128,14 @@ describe("recovery page server", () => {
   });
 
   it("disables and enables a plugin: writes user/config/plugins/<name>.yaml and the quarantine list", async () => {
-    const res = await post("/plugins/disable", { token, plugin: "myplugin" });
+    const overview = await (await get(`?token=${token}`)).text();
+    const res = await post("/plugins/disable", formFields(overview, "/plugins/disable", { plugin: "myplugin" }));
     assert.equal(res.status, 200);
     assert.match(await res.text(), /myplugin is disabled/);
     assert.equal(await fsp.readFile(path.join(inst.root, "user/config/plugins/myplugin.yaml"), "utf8"), "enabled: false\n");
     const page = await (await get(`?token=${token}`)).text();
     assert.match(page, /action="\/plugins\/enable"/);
-    assert.equal((await post("/plugins/enable", { token, plugin: "myplugin" })).status, 200);
+    assert.equal((await post("/plugins/enable", formFields(page, "/plugins/enable", { plugin: "myplugin" }))).status, 200);
     assert.equal(await fsp.readFile(path.join(inst.root, "user/config/plugins/myplugin.yaml"), "utf8"), "enabled: true\n");
     assert.deepEqual((await readRecoveryFlag(inst))?.quarantined, ["gone-plugin"]);
     await assert.rejects(fsp.access(inst.paths.lock), "the lock is released after each action");
