@@ -4,7 +4,7 @@ import { fail, errnoCode } from "../util/errors.js";
 import { readJsonIfExists, writeJsonDurable } from "../util/fsx.js";
 import type { Installation } from "../install/installation.js";
 
-export type ManifestStatus = "staged" | "promoted" | "finalized" | "restored" | "failed" | "swapped";
+export type ManifestStatus = "staged" | "finalized" | "restored" | "failed" | "swapped";
 
 export interface Manifest {
   id: string;
