@@ -72,19 +72,32 @@ export interface LoadFeedOptions {
   log: Logger;
   /** A plain-path feed is relative to this folder (default: the current directory). */
   baseDir?: string;
+  /**
+   * Called with the feed's exact bytes and parsed document before any release
+   * is read: feed trust (lib/stage/feed-trust.ts) hooks in here.
+   */
+  verify?: (feed: FetchedFeed) => Promise<void>;
+}
+
+export interface FetchedFeed {
+  bytes: Buffer;
+  doc: unknown;
+  url: URL;
+  display: string;
 }
 
 /** Read the feed and return its releases, newest first (semver order). */
 export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Promise<Release[]> {
   if (feed === null || feed.trim() === "") throw fail("no feed configured — set feed in gpm.json or pass --feed");
   const source = feedSource(feed, opts.baseDir ?? process.cwd());
-  const text = await readText(source.url, `feed ${source.display}`);
+  const bytes = await readBytes(source.url, `feed ${source.display}`);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw fail(`feed ${source.display} is not valid JSON`, FEED_HINT);
   }
+  await opts.verify?.({ bytes, doc: raw, url: source.url, display: source.display });
   let releases: Release[];
   if (Array.isArray(raw)) releases = await readGithubFeed(raw, source, opts.log);
   else if (typeof raw === "object" && raw !== null && Array.isArray((raw as { releases?: unknown }).releases)) {
@@ -125,8 +138,12 @@ function feedSource(feed: string, baseDir: string): FeedSource {
   return { display: feed, url: pathToFileURL(path.resolve(baseDir, feed)), remote: false };
 }
 
-/** The text of an http(s) or file URL, at most MAX_FEED_BYTES. `what` starts every message. */
 async function readText(url: URL, what: string): Promise<string> {
+  return (await readBytes(url, what)).toString("utf8");
+}
+
+/** The bytes of an http(s) or file URL, at most `max` (MAX_FEED_BYTES). `what` starts every message. */
+export async function readBytes(url: URL, what: string, max = MAX_FEED_BYTES): Promise<Buffer> {
   if (url.protocol === "file:") {
     const file = fileURLToPath(url);
     let st;
@@ -136,9 +153,9 @@ async function readText(url: URL, what: string): Promise<string> {
       throw fail(`${what} cannot be read: ${errnoCode(err) ?? err}`, FEED_HINT);
     }
     if (!st.isFile()) throw fail(`${what} is not a file`, FEED_HINT);
-    if (st.size > MAX_FEED_BYTES) throw fail(`${what} is larger than ${MAX_FEED_BYTES} bytes`, FEED_HINT);
+    if (st.size > max) throw fail(`${what} is larger than ${max} bytes`, FEED_HINT);
     try {
-      return await fsp.readFile(file, "utf8");
+      return await fsp.readFile(file);
     } catch (err) {
       throw fail(`${what} cannot be read: ${errnoCode(err) ?? err}`, FEED_HINT);
     }
@@ -148,13 +165,13 @@ async function readText(url: URL, what: string): Promise<string> {
   let size = 0;
   for await (const chunk of res.chunks()) {
     size += chunk.byteLength;
-    if (size > MAX_FEED_BYTES) {
+    if (size > max) {
       await res.cancel();
-      throw fail(`${what} is larger than ${MAX_FEED_BYTES} bytes`, FEED_HINT);
+      throw fail(`${what} is larger than ${max} bytes`, FEED_HINT);
     }
     parts.push(Buffer.from(chunk));
   }
-  return Buffer.concat(parts).toString("utf8");
+  return Buffer.concat(parts);
 }
 
 /** `v1.8.0` → `1.8.0`; null when not a semver version. */

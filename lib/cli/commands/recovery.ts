@@ -33,7 +33,7 @@ export const recoveryCommand = defineCommand({
       name: "token",
       describe: "print a short-lived token for the recovery page",
       options: { ttl: TTL },
-      validate: async ({ ttl }) => void (await import("../../recovery/token.js")).parseTtl(ttl),
+      validate: async ({ ttl }) => void (await import("../../recovery-mode/token.js")).parseTtl(ttl),
       mode: "read",
       load: async () => token,
     }),
@@ -55,7 +55,7 @@ export const recoveryCommand = defineCommand({
 type Run<A> = { ctx: Context; args: A; session: Session };
 
 async function status({ session: { inst } }: Run<unknown>) {
-  const { readRecoveryFlag } = await import("../../recovery/flag.js");
+  const { readRecoveryFlag } = await import("../../recovery-mode/flag.js");
   const flag = await readRecoveryFlag(inst);
   if (!flag) return { data: { recovery: false, flag: inst.config.recoveryFlag }, lines: ["recovery mode: off"] };
   return {
@@ -71,7 +71,7 @@ async function status({ session: { inst } }: Run<unknown>) {
 }
 
 async function enable({ args, session: { inst } }: Run<{ reason: string }>) {
-  const { enableRecovery } = await import("../../recovery/flag.js");
+  const { enableRecovery } = await import("../../recovery-mode/flag.js");
   const { flag, created } = await enableRecovery(inst, args.reason.trim());
   return {
     data: { recovery: true, created, reason: flag.reason, since: flag.createdAt, manifest: flag.manifest },
@@ -82,7 +82,7 @@ async function enable({ args, session: { inst } }: Run<{ reason: string }>) {
 }
 
 async function clear({ ctx, args, session: { inst } }: Run<{ force?: boolean | undefined }>) {
-  const [{ clearBasis, clearRecoveryFlag, readRecoveryFlag }, { blocked }] = await Promise.all([import("../../recovery/flag.js"), import("../../util/errors.js")]);
+  const [{ clearBasis, clearRecoveryFlag, readRecoveryFlag }, { blocked }] = await Promise.all([import("../../recovery-mode/flag.js"), import("../../util/errors.js")]);
   const flag = await readRecoveryFlag(inst);
   if (!flag) return { data: { recovery: false, cleared: false }, lines: ["recovery mode is not on; nothing to clear"] };
   if (args.force) {
@@ -100,7 +100,7 @@ async function clear({ ctx, args, session: { inst } }: Run<{ force?: boolean | u
 }
 
 async function token({ ctx, args, session: { inst } }: Run<{ ttl: string }>) {
-  const { issueToken, parseTtl } = await import("../../recovery/token.js");
+  const { issueToken, parseTtl } = await import("../../recovery-mode/token.js");
   const t = await issueToken(inst, parseTtl(args.ttl), { log: ctx.log });
   return { data: { token: t.token, expiresAt: t.expiresAt.toISOString() }, lines: [t.token, `expires at ${t.expiresAt.toISOString()}`] };
 }
@@ -114,7 +114,7 @@ async function token({ ctx, args, session: { inst } }: Run<{ ttl: string }>) {
 async function serve({ ctx, args }: { ctx: Context; args: { host: string; port: number; ttl: string } }) {
   const [{ GpmError, Exit }, { issueToken, parseTtl }, { startRecoveryServer }, { withInstallation }] = await Promise.all([
     import("../../util/errors.js"),
-    import("../../recovery/token.js"),
+    import("../../recovery-mode/token.js"),
     import("../../recovery/server.js"),
     import("../session.js"),
   ]);

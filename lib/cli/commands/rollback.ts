@@ -6,7 +6,7 @@ export const rollbackCommand = defineCommand({
   positionals: { "manifest-id": { type: "string", describe: "snapshot id (see `gpm snapshots`)" } },
   mode: "write",
   load: async () => {
-    const { rollback } = await import("../../recovery/rollback.js");
+    const { rollback } = await import("../../rollback/rollback.js");
     return async ({ ctx, args, session: { inst } }) => {
       const r = await rollback(inst, args.manifestId, { log: ctx.log });
       const verb = r.direction === "rollback" ? "rolled back" : "redid";

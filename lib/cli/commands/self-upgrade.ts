@@ -1,4 +1,11 @@
 import { defineCommand } from "../spec.js";
+import type { FeedInfo } from "../../stage/feed-trust.js";
+
+/** The feed's version and expiry (feed trust), when it carries them. */
+function feedLine(f: FeedInfo): string[] {
+  if (f.version === null && f.expires === null) return [];
+  return [`feed version ${f.version ?? "(none)"}, expires ${f.expires ?? "(never)"}${f.trusted ? ", signature verified with feedKey" : ""}`];
+}
 
 export const selfUpgradeCommand = defineCommand({
   name: "self-upgrade",
@@ -22,6 +29,7 @@ export const selfUpgradeCommand = defineCommand({
           data: { action: "check", ...r },
           lines: [
             `installed ${r.installed}, available ${r.latest}${r.updateAvailable ? "" : " (up to date)"}`,
+            ...feedLine(r.feed),
             ...r.releases.flatMap((x) => [``, `## ${x.version}${x.date ? ` (${x.date})` : ""}${x.channel !== "stable" ? ` [${x.channel}]` : ""}`, x.changelog.trim()]),
           ],
         };

@@ -7,7 +7,7 @@ export const verifyCommand = defineCommand({
   load: async () => {
     const [{ installedVersion }, { currentManifest }, { verifyTree }, { fail, Exit }] = await Promise.all([
       import("../../install/installation.js"),
-      import("../../stage/manifest.js"),
+      import("../../store/manifest.js"),
       import("../../promote/verify-tree.js"),
       import("../../util/errors.js"),
     ]);
