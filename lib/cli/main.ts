@@ -1,45 +1,16 @@
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
-
-type Register = (y: Argv) => Argv;
+import * as commands from "./commands/index.js";
+import { register } from "./spec.js";
 
 /**
- * Each command's module, loaded only when that command runs: a command pulls
- * in its whole pipeline, and loading all of them costs every invocation
- * (`gpm rollback` included) a quarter of a second before it does anything.
+ * Parse argv and dispatch. Every command's spec is registered up front (each
+ * loads its implementation only when it runs: lib/cli/spec.ts). Usage errors
+ * exit 2 (SPEC section 4).
  */
-const COMMANDS: Record<string, () => Promise<Register>> = {
-  preflight: async () => (await import("./commands/preflight.js")).preflightCommand,
-  "self-upgrade": async () => (await import("./commands/self-upgrade.js")).selfUpgradeCommand,
-  rollback: async () => (await import("./commands/rollback.js")).rollbackCommand,
-  snapshots: async () => (await import("./commands/snapshots.js")).snapshotsCommand,
-  verify: async () => (await import("./commands/verify.js")).verifyCommand,
-  status: async () => (await import("./commands/status.js")).statusCommand,
-  recovery: async () => (await import("./commands/recovery.js")).recoveryCommand,
-  "migrate-installation": async () => (await import("./commands/migrate-installation.js")).migrateInstallationCommand,
-  version: async () => (await import("./commands/version.js")).versionCommand,
-};
-
-/** Global options that take a value (so their value is not mistaken for the command's name). */
-const VALUE_OPTIONS = new Set(["--root", "--config", "--feed", "--log-level"]);
-
-/** The command named on the command line, if it is one of ours. */
-function commandName(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (VALUE_OPTIONS.has(a)) i++;
-    else if (!a.startsWith("-")) return a in COMMANDS ? a : undefined;
-  }
-  return undefined;
-}
-
-/** Parse argv and dispatch. Usage errors exit 2 (SPEC section 4). */
 export async function main(argv: string[]): Promise<void> {
   let args = hideBin(argv);
   if (args.length === 1 && args[0] === "--version") args = ["version"];
-  const name = commandName(args);
-  // Unknown or no command: load them all, so --help and the usage error list every one.
-  const registers = await Promise.all((name ? [COMMANDS[name]!] : Object.values(COMMANDS)).map((load) => load()));
   let y: Argv = yargs(args)
     .scriptName("gpm")
     .usage("$0 <command> [options]")
@@ -50,7 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("yes", { alias: "y", type: "boolean", describe: "answer yes to prompts (without a TTY a question is an error)", global: true })
     .option("log-level", { type: "string", choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], describe: "log level (logs go to stderr)", global: true })
     .option("quiet", { type: "boolean", describe: "only errors; no progress", global: true });
-  for (const register of registers) y = register(y);
+  for (const c of Object.values(commands)) y = register(y, c);
   await y
     .demandCommand(1, "name a command")
     .strict()

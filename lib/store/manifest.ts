@@ -6,7 +6,7 @@ import { SAFE_NAME, isSafeName } from "./names.js";
 import { snapshotDir, snapshotPaths } from "./paths.js";
 import type { Installation } from "../install/installation.js";
 
-export type ManifestStatus = "staged" | "promoted" | "finalized" | "restored" | "failed" | "swapped";
+export type ManifestStatus = "staged" | "finalized" | "restored" | "failed" | "swapped";
 
 export interface Manifest {
   id: string;

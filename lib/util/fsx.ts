@@ -31,10 +31,6 @@ export async function writeJsonDurable(file: string, value: unknown, mode?: numb
   await fsyncDir(path.dirname(file));
 }
 
-export async function readJson<T = unknown>(file: string): Promise<T> {
-  return JSON.parse(await fsp.readFile(file, "utf8")) as T;
-}
-
 /** Read JSON, or undefined if the file does not exist. A corrupt file is an error naming it. */
 export async function readJsonIfExists<T = unknown>(file: string): Promise<T | undefined> {
   let text: string;

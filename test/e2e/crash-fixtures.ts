@@ -8,18 +8,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { promisify } from "node:util";
-import { tmpDir, treeState, runGpm, GPM_BIN, REPO, type TreeEntryInfo } from "../helpers/fixtures.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { treeState, runGpm, GPM_BIN, REPO, type TreeEntryInfo } from "../helpers/fixtures.js";
 
-const execFileP = promisify(execFile);
 
 /** A copy of `src` (modes, times, links kept) in a fresh temp folder; returns the copy's root. */
-export async function cloneSite(src: string, prefix = "gpm-crash-"): Promise<string> {
-  const dst = path.join(await tmpDir(prefix), "site");
-  await execFileP("cp", ["-a", src, dst]);
-  return dst;
-}
+export { cloneSite } from "../helpers/sites.js";
 
 /**
  * What "the tree" means for whole-tree comparisons: everything at the root

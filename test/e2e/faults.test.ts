@@ -5,7 +5,8 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { tmpDir, makeSite, makeFeed, releaseTree, runGpm, treeState, useTmpfs } from "../helpers/fixtures.js";
+import { releaseTree, runGpm, treeState, useTmpfs } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, startGpm, waitForFile, pauseMarker, type State } from "./crash-fixtures.js";
 
 /**
@@ -37,15 +38,15 @@ function assertOneLineError(stderr: string, re: RegExp): void {
 
 describe("e2e: faults", function () {
   this.timeout(300_000);
-  let base = "";
   let feed = "";
   let t0 = "";
   let t0State: State;
   let t0User: State;
 
   before(async () => {
-    base = await tmpDir("gpm-faults-");
-    feed = await makeFeed(path.join(base, "feed"), [
+    ({ feed, T0: t0 } = await buildSites({
+      prefix: "gpm-faults-",
+      releases: [
       { version: "1.8.0" },
       { version: "1.8.1", tree: releaseTree("1.8.1", { smokeExit: 1 }) },
       // 3 MiB that do not compress: staging it needs ~6 MiB.
@@ -62,9 +63,8 @@ describe("e2e: faults", function () {
           },
         }),
       },
-    ]);
-    t0 = path.join(base, "T0");
-    await makeSite(t0, "1.7.48");
+      ],
+    }));
     t0State = await liveState(t0);
     t0User = await userState(t0);
   });

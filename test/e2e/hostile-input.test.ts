@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import crypto from "node:crypto";
-import { tmpDir, makeSite, makeFeed, runGpm, treeState, serveDir, type Server } from "../helpers/fixtures.js";
+import { runGpm, treeState, serveDir, type Server } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { writeRawZip, file, dir, symlink, type RawEntry } from "../helpers/raw-zip.js";
 import { Exit } from "../../lib/util/errors.js";
 import { cloneSite, pool } from "./crash-fixtures.js";
@@ -291,13 +292,7 @@ describe("e2e: hostile input is refused and changes nothing", function () {
   let server: Server;
 
   before(async () => {
-    base = await tmpDir("gpm-hostile-");
-    sites.T0 = path.join(base, "T0");
-    await makeSite(sites.T0, "1.7.48");
-    feed = await makeFeed(path.join(base, "feed"), [{ version: "1.8.0" }, { version: "1.8.2" }]);
-    sites.T1 = await cloneSite(sites.T0);
-    const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", sites.T1, "--feed", feed]);
-    assert.equal(r.code, 0, r.stderr);
+    ({ base, feed, T0: sites.T0, T1: sites.T1 } = await buildSites({ prefix: "gpm-hostile-", releases: [{ version: "1.8.0" }, { version: "1.8.2" }], upgraded: true }));
     server = await serveDir(base);
 
     await pool(CASES, 3, async (k) => {

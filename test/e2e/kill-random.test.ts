@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { tmpDir, makeSite, makeFeed, releaseTree, type TreeSpec } from "../helpers/fixtures.js";
+import { releaseTree, type TreeSpec } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, stateDiff, pool, startGpm, sleep, waitForFile, pauseMarker, type State } from "./crash-fixtures.js";
 import { treeState } from "../helpers/fixtures.js";
 
@@ -98,14 +99,16 @@ describe("e2e: randomized kills during an upgrade of a large tree", function () 
   }
 
   before(async function () {
-    const base = await tmpDir("gpm-kill-random-");
     const core18: TreeSpec = bulk("vendor/big", CORE_FILES, "1.8.0");
-    feed = await makeFeed(path.join(base, "feed"), [
-      { version: "1.8.0", tree: releaseTree("1.8.0", { extra: core18 }) },
-      { version: "1.8.1", tree: releaseTree("1.8.1", { smokeExit: 1, extra: bulk("vendor/big", CORE_FILES, "1.8.1") }) },
-    ]);
-    template = path.join(base, "site");
-    await makeSite(template, "1.7.48", { extra: { ...bulk("vendor/big", CORE_FILES, "1.7.48"), ...bulk("user/pages/many", USER_FILES, "page") } });
+    ({ feed, T0: template } = await buildSites({
+      prefix: "gpm-kill-random-",
+      name: "site",
+      releases: [
+        { version: "1.8.0", tree: releaseTree("1.8.0", { extra: core18 }) },
+        { version: "1.8.1", tree: releaseTree("1.8.1", { smokeExit: 1, extra: bulk("vendor/big", CORE_FILES, "1.8.1") }) },
+      ],
+      site: { extra: { ...bulk("vendor/big", CORE_FILES, "1.7.48"), ...bulk("user/pages/many", USER_FILES, "page") } },
+    }));
     oldState = await liveState(template);
     oldUser = await userState(template);
 

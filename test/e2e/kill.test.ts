@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { tmpDir, makeSite, makeFeed, releaseTree, runGpm, REPO } from "../helpers/fixtures.js";
+import { makeSite, releaseTree, runGpm, REPO } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { KILL_POINTS } from "../../lib/util/seams.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, stateDiff, pool, type State } from "./crash-fixtures.js";
 
@@ -245,21 +246,20 @@ describe("e2e: kill at every step (GPM_TEST_KILL_AT)", function () {
   }
 
   before(async function () {
-    const base = await tmpDir("gpm-kill-");
-    feed = await makeFeed(path.join(base, "feed"), [
+    let base: string;
+    ({ base, feed, T0: templates.T0, T1: templates.T1 } = await buildSites({
+      prefix: "gpm-kill-",
+      upgraded: true,
+      releases: [
       { version: "1.8.0" },
       { version: "1.8.1", tree: releaseTree("1.8.1", { smokeExit: 1 }) },
       { version: "1.8.2" },
       { version: "1.8.3", tree: releaseTree("1.8.3", { extra: { "bin/post.mjs": POST_UPGRADE } }) },
       { version: "1.8.4", tree: releaseTree("1.8.4", { smokeExit: 1, extra: { "bin/post.mjs": POST_UPGRADE } }) },
-    ]);
-    templates.T0 = path.join(base, "T0");
-    await makeSite(templates.T0, "1.7.48");
+      ],
+    }));
     templates.T0p = path.join(base, "T0p");
     await makeSite(templates.T0p, "1.7.48", { config: { postUpgrade: ["node", "bin/post.mjs"] } });
-    templates.T1 = await cloneSite(templates.T0);
-    const up = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", templates.T1, "--feed", feed]);
-    assert.equal(up.code, 0, up.stderr);
     templates.T1k = await cloneSite(templates.T1);
     const cfgFile = path.join(templates.T1k, "gpm.json");
     await fsp.writeFile(cfgFile, JSON.stringify({ ...JSON.parse(await fsp.readFile(cfgFile, "utf8")), keep: 1 }, null, 2));

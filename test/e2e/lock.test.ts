@@ -3,7 +3,8 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { tmpDir, makeSite, makeFeed, runGpm, treeState } from "../helpers/fixtures.js";
+import { runGpm, treeState } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { cloneSite, liveState, gpmStatus, assertCleanState, startGpm, waitForFile, pauseMarker, type State } from "./crash-fixtures.js";
 
 /**
@@ -21,14 +22,9 @@ describe("e2e: the lock", function () {
   let newState: State;
 
   before(async () => {
-    const base = await tmpDir("gpm-lock-");
-    feed = await makeFeed(path.join(base, "feed"), [{ version: "1.8.0" }]);
-    t0 = path.join(base, "T0");
-    await makeSite(t0, "1.7.48");
+    let ref: string;
+    ({ feed, T0: t0, T1: ref } = await buildSites({ prefix: "gpm-lock-", upgraded: true }));
     t0State = await liveState(t0);
-    const ref = await cloneSite(t0);
-    const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", ref, "--feed", feed]);
-    assert.equal(r.code, 0, r.stderr);
     newState = await liveState(ref);
   });
 

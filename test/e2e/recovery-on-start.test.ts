@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { tmpDir, makeSite, makeFeed, runGpm, treeState } from "../helpers/fixtures.js";
+import { runGpm, treeState } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, type State } from "./crash-fixtures.js";
 
 /**
@@ -31,15 +32,9 @@ describe("e2e: recovery at the start of every command", function () {
   }
 
   before(async () => {
-    const base = await tmpDir("gpm-recover-");
-    feed = await makeFeed(path.join(base, "feed"), [{ version: "1.8.0" }, { version: "1.8.2" }]);
-    t0 = path.join(base, "T0");
-    await makeSite(t0, "1.7.48");
+    ({ feed, T0: t0, T1: t1 } = await buildSites({ prefix: "gpm-recover-", releases: [{ version: "1.8.0" }, { version: "1.8.2" }], upgraded: true }));
     t0State = await liveState(t0);
     t0User = await userState(t0);
-    t1 = await cloneSite(t0);
-    const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", t1, "--feed", feed]);
-    assert.equal(r.code, 0, r.stderr);
   });
 
   const repairLines = (stderr: string): string[] => stderr.split("\n").filter((l) => /repaired an interrupted run/.test(l));

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { tmpDir, makeSite, makeFeed, runGpm, treeState } from "../helpers/fixtures.js";
+import { runGpm, treeState } from "../helpers/fixtures.js";
+import { buildSites } from "../helpers/sites.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, startGpm, waitForFile, pauseMarker, sleep, type State } from "./crash-fixtures.js";
 
 /**
@@ -21,15 +22,9 @@ describe("e2e: SIGINT and SIGTERM", function () {
   let t1State: State;
 
   before(async () => {
-    const base = await tmpDir("gpm-signals-");
-    feed = await makeFeed(path.join(base, "feed"), [{ version: "1.8.0" }]);
-    t0 = path.join(base, "T0");
-    await makeSite(t0, "1.7.48");
+    ({ feed, T0: t0, T1: t1 } = await buildSites({ prefix: "gpm-signals-", upgraded: true }));
     t0State = await liveState(t0);
     t0User = await userState(t0);
-    t1 = await cloneSite(t0);
-    const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", t1, "--feed", feed]);
-    assert.equal(r.code, 0, r.stderr);
     t1State = await liveState(t1);
   });
 

@@ -1,157 +1,148 @@
-import type { Argv } from "yargs";
-import { runCommand } from "../run.js";
-import type { Context, GlobalOptions } from "../context.js";
-import { withInstallation } from "../session.js";
-import { GpmError, Exit, blocked } from "../../util/errors.js";
-import { abortRequested } from "../../util/signals.js";
-import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery-mode/flag.js";
-import { DEFAULT_TTL_MS, issueToken, parseTtl } from "../../recovery-mode/token.js";
-import { startRecoveryServer } from "../../recovery-mode/server/index.js";
+import { defineCommand } from "../spec.js";
+import type { Context } from "../context.js";
+import type { Session } from "../session.js";
 
-interface RecoveryArgs extends GlobalOptions {
-  reason?: string;
-  force?: boolean;
-  ttl?: string;
-  host?: string;
-  port?: number;
-  public?: boolean;
-}
+const TTL = { type: "string", default: "15m", describe: "lifetime: 15m, 900s, 2h, 30 (seconds); at most 24h" } as const;
 
 /** `gpm recovery status | enable | clear | token | serve` (SPEC section 8). */
-export function recoveryCommand(y: Argv): Argv {
-  return y.command(
-    "recovery",
-    "recovery mode: status | enable --reason R | clear | token [--ttl 15m] | serve [--host H] [--port P] [--public]",
-    (b) =>
-      b
-        .command("status", "is recovery mode on, since when and why", (c) => c, (argv) => runCommand("recovery status", argv as RecoveryArgs, status))
-        .command(
-          "enable",
-          "turn recovery mode on (self-upgrade refuses while it is on)",
-          (c) => c.option("reason", { type: "string", demandOption: true, describe: "why (shown by status and on the recovery page)" }),
-          (argv) => runCommand("recovery enable", argv as RecoveryArgs, (ctx) => enable(ctx, argv as RecoveryArgs)),
-        )
-        .command(
-          "clear",
-          "turn recovery mode off, after a rollback since it was turned on or a passing health check",
-          (c) => c.option("force", { type: "boolean", describe: "clear even without a rollback or a passing health check" }),
-          (argv) => runCommand("recovery clear", argv as RecoveryArgs, (ctx) => clear(ctx, argv as RecoveryArgs)),
-        )
-        .command(
-          "token",
-          "print a short-lived token for the recovery page",
-          (c) => c.option("ttl", { type: "string", default: "15m", describe: "lifetime: 15m, 900s, 2h, 30 (seconds); at most 24h" }),
-          (argv) => runCommand("recovery token", argv as RecoveryArgs, (ctx) => token(ctx, argv as RecoveryArgs)),
-        )
-        .command(
-          "serve",
-          "serve the recovery page until Ctrl-C (prints its URL with a fresh token)",
-          (c) =>
-            c
-              .option("host", { type: "string", describe: "address to listen on (default 127.0.0.1; one that is not loopback needs --public)" })
-              .option("public", { type: "boolean", describe: "listen beyond loopback (default host 0.0.0.0); warns — an SSH tunnel is safer" })
-              .option("port", { type: "number", default: 0, describe: "port (0: any free one)" })
-              .option("ttl", { type: "string", default: "15m", describe: "lifetime of the printed token" }),
-          (argv) => serve(argv as RecoveryArgs),
-        )
-        .demandCommand(1, "name a recovery action: status, enable, clear, token or serve"),
-  );
+export const recoveryCommand = defineCommand({
+  name: "recovery",
+  describe: "recovery mode: status | enable --reason R | clear | token [--ttl 15m] | serve [--host H] [--port P] [--public]",
+  mode: "none",
+  subcommands: [
+    defineCommand({ name: "status", describe: "is recovery mode on, since when and why", mode: "read", load: async () => status }),
+    defineCommand({
+      name: "enable",
+      describe: "turn recovery mode on (self-upgrade refuses while it is on)",
+      options: { reason: { type: "string", demandOption: true, describe: "why (shown by status and on the recovery page)" } },
+      validate: async ({ reason }) => {
+        const { GpmError, Exit } = await import("../../util/errors.js");
+        if (!reason.trim()) throw new GpmError(Exit.USAGE, "--reason must not be empty", 'say why, e.g. --reason "site down after upgrade"');
+      },
+      mode: "write",
+      load: async () => enable,
+    }),
+    defineCommand({
+      name: "clear",
+      describe: "turn recovery mode off, after a rollback since it was turned on or a passing health check",
+      options: { force: { type: "boolean", describe: "clear even without a rollback or a passing health check" } },
+      mode: "write",
+      load: async () => clear,
+    }),
+    defineCommand({
+      name: "token",
+      describe: "print a short-lived token for the recovery page",
+      options: { ttl: TTL },
+      validate: async ({ ttl }) => void (await import("../../recovery-mode/token.js")).parseTtl(ttl),
+      mode: "read",
+      load: async () => token,
+    }),
+    defineCommand({
+      name: "serve",
+      describe: "serve the recovery page until Ctrl-C (prints its URL with a fresh token)",
+      options: {
+        host: { type: "string", describe: "address to listen on (default 127.0.0.1; one that is not loopback needs --public)" },
+        public: { type: "boolean", describe: "listen beyond loopback (default host 0.0.0.0); warns — an SSH tunnel is safer" },
+        port: { type: "number", default: 0, describe: "port (0: any free one)" },
+        ttl: { ...TTL, describe: "lifetime of the printed token" },
+      },
+      // Its own session: the lock is let go before the page goes up.
+      mode: "none",
+      load: async () => serve,
+    }),
+  ],
+});
+
+type Run<A> = { ctx: Context; args: A; session: Session };
+
+async function status({ session: { inst } }: Run<unknown>) {
+  const { readRecoveryFlag } = await import("../../recovery-mode/flag.js");
+  const flag = await readRecoveryFlag(inst);
+  if (!flag) return { data: { recovery: false, flag: inst.config.recoveryFlag }, lines: ["recovery mode: off"] };
+  return {
+    data: { recovery: true, flag: inst.config.recoveryFlag, reason: flag.reason, since: flag.createdAt, manifest: flag.manifest, quarantined: flag.quarantined, readable: flag.readable },
+    lines: [
+      `recovery mode: ON since ${flag.createdAt}`,
+      `  reason: ${flag.reason}${flag.raw ? ` (${JSON.stringify(flag.raw.slice(0, 120))})` : ""}`,
+      `  manifest: ${flag.manifest ?? "-"}`,
+      `  quarantined: ${flag.quarantined.length ? flag.quarantined.join(", ") : "-"}`,
+      "  see what to do: `gpm recovery serve`, `gpm rollback`, then `gpm recovery clear`",
+    ],
+  };
 }
 
-async function status(ctx: Context) {
-  return withInstallation(ctx, "recovery status", "read", async ({ inst }) => {
-    const flag = await readRecoveryFlag(inst);
-    if (!flag) return { data: { recovery: false, flag: inst.config.recoveryFlag }, lines: ["recovery mode: off"] };
-    return {
-      data: { recovery: true, flag: inst.config.recoveryFlag, reason: flag.reason, since: flag.createdAt, manifest: flag.manifest, quarantined: flag.quarantined, readable: flag.readable },
-      lines: [
-        `recovery mode: ON since ${flag.createdAt}`,
-        `  reason: ${flag.reason}${flag.raw ? ` (${JSON.stringify(flag.raw.slice(0, 120))})` : ""}`,
-        `  manifest: ${flag.manifest ?? "-"}`,
-        `  quarantined: ${flag.quarantined.length ? flag.quarantined.join(", ") : "-"}`,
-        "  see what to do: `gpm recovery serve`, `gpm rollback`, then `gpm recovery clear`",
-      ],
-    };
-  });
+async function enable({ args, session: { inst } }: Run<{ reason: string }>) {
+  const { enableRecovery } = await import("../../recovery-mode/flag.js");
+  const { flag, created } = await enableRecovery(inst, args.reason.trim());
+  return {
+    data: { recovery: true, created, reason: flag.reason, since: flag.createdAt, manifest: flag.manifest },
+    lines: created
+      ? [`recovery mode is on (${inst.config.recoveryFlag}); self-upgrade refuses until \`gpm recovery clear\``]
+      : [`recovery mode was already on since ${flag.createdAt} (reason: ${flag.reason}); left as it is`],
+  };
 }
 
-async function enable(ctx: Context, argv: RecoveryArgs) {
-  const reason = (argv.reason ?? "").trim();
-  if (!reason) throw new GpmError(Exit.USAGE, "--reason must not be empty", "say why, e.g. --reason \"site down after upgrade\"");
-  return withInstallation(ctx, "recovery enable", "write", async ({ inst }) => {
-    const { flag, created } = await enableRecovery(inst, reason);
-    return {
-      data: { recovery: true, created, reason: flag.reason, since: flag.createdAt, manifest: flag.manifest },
-      lines: created
-        ? [`recovery mode is on (${inst.config.recoveryFlag}); self-upgrade refuses until \`gpm recovery clear\``]
-        : [`recovery mode was already on since ${flag.createdAt} (reason: ${flag.reason}); left as it is`],
-    };
-  });
-}
-
-async function clear(ctx: Context, argv: RecoveryArgs) {
-  return withInstallation(ctx, "recovery clear", "write", async ({ inst }) => {
-    const flag = await readRecoveryFlag(inst);
-    if (!flag) return { data: { recovery: false, cleared: false }, lines: ["recovery mode is not on; nothing to clear"] };
-    if (argv.force) {
-      ctx.log.warn("clearing the recovery flag without a rollback or a passing health check (--force)");
-      await clearRecoveryFlag(inst);
-      return { data: { recovery: false, cleared: true, because: "force" }, lines: ["recovery mode cleared (--force)"] };
-    }
-    const basis = await clearBasis(inst, flag);
-    if (!basis.ok) {
-      throw blocked(`recovery flag kept: ${basis.why}`, "roll back (`gpm rollback` or the recovery page), make healthUrl answer 2xx, or pass --force");
-    }
+async function clear({ ctx, args, session: { inst } }: Run<{ force?: boolean | undefined }>) {
+  const [{ clearBasis, clearRecoveryFlag, readRecoveryFlag }, { blocked }] = await Promise.all([import("../../recovery-mode/flag.js"), import("../../util/errors.js")]);
+  const flag = await readRecoveryFlag(inst);
+  if (!flag) return { data: { recovery: false, cleared: false }, lines: ["recovery mode is not on; nothing to clear"] };
+  if (args.force) {
+    ctx.log.warn("clearing the recovery flag without a rollback or a passing health check (--force)");
     await clearRecoveryFlag(inst);
-    const why = basis.because === "rollback" ? `rollback with ${basis.manifest} at ${basis.at}` : `health check of ${basis.url} answered ${basis.status}`;
-    return { data: { recovery: false, cleared: true, ...basis }, lines: [`recovery mode cleared (${why})`] };
-  });
+    return { data: { recovery: false, cleared: true, because: "force" }, lines: ["recovery mode cleared (--force)"] };
+  }
+  const basis = await clearBasis(inst, flag);
+  if (!basis.ok) {
+    throw blocked(`recovery flag kept: ${basis.why}`, "roll back (`gpm rollback` or the recovery page), make healthUrl answer 2xx, or pass --force");
+  }
+  await clearRecoveryFlag(inst);
+  const why = basis.because === "rollback" ? `rollback with ${basis.manifest} at ${basis.at}` : `health check of ${basis.url} answered ${basis.status}`;
+  return { data: { recovery: false, cleared: true, ...basis }, lines: [`recovery mode cleared (${why})`] };
 }
 
-async function token(ctx: Context, argv: RecoveryArgs) {
-  const ttl = parseTtl(argv.ttl ?? "15m");
-  return withInstallation(ctx, "recovery token", "read", async ({ inst }) => {
-    const t = await issueToken(inst, ttl, { log: ctx.log });
-    return { data: { token: t.token, expiresAt: t.expiresAt.toISOString() }, lines: [t.token, `expires at ${t.expiresAt.toISOString()}`] };
-  });
+async function token({ ctx, args, session: { inst } }: Run<{ ttl: string }>) {
+  const { issueToken, parseTtl } = await import("../../recovery-mode/token.js");
+  const t = await issueToken(inst, parseTtl(args.ttl), { log: ctx.log });
+  return { data: { token: t.token, expiresAt: t.expiresAt.toISOString() }, lines: [t.token, `expires at ${t.expiresAt.toISOString()}`] };
 }
 
 /**
  * `serve` prints its one --json document when the page is up, not when it
- * stops (a script needs the URL while it runs): the handler prints it and
- * tells runCommand the result is already out. An error before then is still
- * runCommand's one JSON error document.
+ * stops (a script needs the URL while it runs), and tells runCommand the
+ * result is already out. An error before then is still runCommand's one JSON
+ * error document.
  */
-async function serve(argv: RecoveryArgs): Promise<void> {
-  await runCommand("recovery serve", argv, (ctx) =>
-    serveUntilSignal(ctx, argv, (doc) => {
-      if (ctx.json) process.stdout.write(JSON.stringify({ ok: true, command: "recovery serve", exitCode: Exit.OK, ...doc }) + "\n");
-    }),
-  );
-}
-
-async function serveUntilSignal(ctx: Context, argv: RecoveryArgs, started: (doc: Record<string, unknown>) => void) {
-  const ttl = argv.ttl === undefined ? DEFAULT_TTL_MS : parseTtl(argv.ttl);
-  const port = argv.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GpmError(Exit.USAGE, `--port ${String(argv.port)}: expected 0 to 65535`);
-  const host = argv.host ?? (argv.public ? "0.0.0.0" : "127.0.0.1");
+async function serve({ ctx, args }: { ctx: Context; args: { host?: string | undefined; public?: boolean | undefined; port: number; ttl: string } }) {
+  const [{ GpmError, Exit }, { issueToken, parseTtl }, { startRecoveryServer }, { withInstallation }] = await Promise.all([
+    import("../../util/errors.js"),
+    import("../../recovery-mode/token.js"),
+    import("../../recovery-mode/server/index.js"),
+    import("../session.js"),
+  ]);
+  const ttl = parseTtl(args.ttl);
+  const port = args.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new GpmError(Exit.USAGE, `--port ${String(args.port)}: expected 0 to 65535`);
+  const host = args.host ?? (args.public ? "0.0.0.0" : "127.0.0.1");
   if (!host.trim()) throw new GpmError(Exit.USAGE, "--host must not be empty");
-  if (!argv.public && !isLoopback(host)) {
+  if (!args.public && !isLoopback(host)) {
     throw new GpmError(Exit.USAGE, `--host ${host} is not a loopback address: the recovery page can change the site`, "keep the default and use an SSH tunnel (ssh -L 8080:127.0.0.1:PORT host), or pass --public to listen there anyway");
   }
   // The session repairs and migrates under the lock, then lets it go: while the
   // page is up each action takes the lock for itself, so other gpm runs are not blocked.
   const inst = await withInstallation(ctx, "recovery serve", "read", async ({ inst }) => inst);
   const t = await issueToken(inst, ttl, { log: ctx.log });
-  const server = await startRecoveryServer(inst, { host, port, log: ctx.log, public: argv.public === true });
-  if (argv.public) ctx.log.warn(`the recovery page listens on ${server.host}:${server.port}, beyond loopback (--public): anyone with a valid link can change the site; an SSH tunnel is safer (ssh -L 8080:127.0.0.1:${server.port} host)`);
+  const server = await startRecoveryServer(inst, { host, port, log: ctx.log, public: args.public === true });
+  if (args.public) ctx.log.warn(`the recovery page listens on ${server.host}:${server.port}, beyond loopback (--public): anyone with a valid link can change the site; an SSH tunnel is safer (ssh -L 8080:127.0.0.1:${server.port} host)`);
   try {
     const url = `${server.url}?token=${encodeURIComponent(t.token)}`;
-    started({ url, token: t.token, expiresAt: t.expiresAt.toISOString(), host: server.host, port: server.port });
+    if (ctx.json) {
+      const doc = { url, token: t.token, expiresAt: t.expiresAt.toISOString(), host: server.host, port: server.port };
+      process.stdout.write(JSON.stringify({ ok: true, command: "recovery serve", exitCode: Exit.OK, ...doc }) + "\n");
+    }
     ctx.say(`recovery page: ${url}`);
     ctx.say(`the token expires at ${t.expiresAt.toISOString()}; get a new one with \`gpm recovery token\``);
     ctx.say("press Ctrl-C to stop");
-    await untilSignal();
+    await untilSignal((await import("../../util/signals.js")).abortRequested);
   } finally {
     await server.close();
   }
@@ -159,7 +150,7 @@ async function serveUntilSignal(ctx: Context, argv: RecoveryArgs, started: (doc:
 }
 
 /** Resolves on SIGINT or SIGTERM (gpm's own handlers only record the signal, so the process stays up until then). */
-function untilSignal(): Promise<void> {
+function untilSignal(abortRequested: () => unknown): Promise<void> {
   if (abortRequested()) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {

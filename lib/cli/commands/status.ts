@@ -1,31 +1,25 @@
-import type { Argv } from "yargs";
-import { runCommand } from "../run.js";
-import type { GlobalOptions } from "../context.js";
-import { withInstallation } from "../session.js";
-import { readStatus } from "../../pipeline/status.js";
+import { defineCommand } from "../spec.js";
 
-export function statusCommand(y: Argv): Argv {
-  return y.command(
-    "status",
-    "installed version, structure version, last upgrade, pending transaction, maintenance and recovery flags",
-    (b) => b,
-    (argv) =>
-      runCommand("status", argv as GlobalOptions, (ctx) =>
-        withInstallation(ctx, "status", "read", async ({ inst, recovered }) => {
-          const s = await readStatus(inst);
-          const lines = [
-            `root            ${s.root}`,
-            `installed       ${s.installed ?? "(unknown)"}`,
-            `structure       ${s.structureVersion}${s.structureVersion < s.structureCurrent && s.structureVersion > 0 ? ` (current: ${s.structureCurrent}; run gpm migrate-installation)` : ""}`,
-            `last upgrade    ${s.lastUpgrade ? `${s.lastUpgrade.from ?? "?"} → ${s.lastUpgrade.to} (${s.lastUpgrade.id}, ${s.lastUpgrade.status}${s.lastUpgrade.at ? `, ${s.lastUpgrade.at}` : ""})` : "none"}`,
-            `pending         ${s.pendingTransaction ? `${s.pendingTransaction.kind} ${s.pendingTransaction.manifestId} (${s.pendingTransaction.phase}, pid ${s.pendingTransaction.pid})` : "none"}`,
-            `maintenance     ${s.maintenance ? "ON" : "off"}`,
-            `recovery mode   ${s.recovery ? `ON: ${s.recovery.reason}` : "off"}`,
-            ...(s.lock ? [`lock            held by pid ${s.lock.pid} on ${s.lock.host} (${s.lock.command}) since ${s.lock.since}`] : []),
-            ...(recovered ? [`repaired        ${recovered.summary}`] : []),
-          ];
-          return { data: { ...s, recovered: recovered?.actions ?? [] }, lines };
-        }),
-      ),
-  );
-}
+export const statusCommand = defineCommand({
+  name: "status",
+  describe: "installed version, structure version, last upgrade, pending transaction, maintenance and recovery flags",
+  mode: "read",
+  load: async () => {
+    const { readStatus } = await import("../../pipeline/status.js");
+    return async ({ session: { inst, recovered } }) => {
+      const s = await readStatus(inst);
+      const lines = [
+        `root            ${s.root}`,
+        `installed       ${s.installed ?? "(unknown)"}`,
+        `structure       ${s.structureVersion}${s.structureVersion < s.structureCurrent && s.structureVersion > 0 ? ` (current: ${s.structureCurrent}; run gpm migrate-installation)` : ""}`,
+        `last upgrade    ${s.lastUpgrade ? `${s.lastUpgrade.from ?? "?"} → ${s.lastUpgrade.to} (${s.lastUpgrade.id}, ${s.lastUpgrade.status}${s.lastUpgrade.at ? `, ${s.lastUpgrade.at}` : ""})` : "none"}`,
+        `pending         ${s.pendingTransaction ? `${s.pendingTransaction.kind} ${s.pendingTransaction.manifestId} (${s.pendingTransaction.phase}, pid ${s.pendingTransaction.pid})` : "none"}`,
+        `maintenance     ${s.maintenance ? "ON" : "off"}`,
+        `recovery mode   ${s.recovery ? `ON: ${s.recovery.reason}` : "off"}`,
+        ...(s.lock ? [`lock            held by pid ${s.lock.pid} on ${s.lock.host} (${s.lock.command}) since ${s.lock.since}`] : []),
+        ...(recovered ? [`repaired        ${recovered.summary}`] : []),
+      ];
+      return { data: { ...s, recovered: recovered?.actions ?? [] }, lines };
+    };
+  },
+});
