@@ -166,7 +166,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     createdAt,
     finishedAt: null,
     status: "staged",
-    package: { url: release.url, sha256: release.sha256.toLowerCase(), size },
+    package: { url: release.url, sha256: release.sha256.toLowerCase(), size, asset: release.asset ?? null },
     runtime: { node: process.version, php, os: `${os.platform()} ${os.release()}` },
     packages: packages.map((p) => ({ name: p.name, version: p.version, enabled: p.enabled })),
     core: ex.entries.filter((e) => !preservedSet.has(e)).sort(),

@@ -35,7 +35,7 @@ function check(ctx: Parameters<Parameters<typeof runCommand>[2]>[0], a: Args): P
     return {
       data: { action: "check", ...r },
       lines: [
-        `installed ${r.installed}, available ${r.latest}${r.updateAvailable ? "" : " (up to date)"}`,
+        `installed ${r.installed}, available ${r.latest}${r.asset ? ` (${r.asset})` : ""}${r.updateAvailable ? "" : " (up to date)"}`,
         ...r.releases.flatMap((x) => [``, `## ${x.version}${x.date ? ` (${x.date})` : ""}${x.channel !== "stable" ? ` [${x.channel}]` : ""}`, x.changelog.trim()]),
       ],
     };
