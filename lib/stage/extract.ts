@@ -37,6 +37,7 @@ import { killPoint } from "../util/seams.js";
 import { Slices } from "../util/slices.js";
 import { ArchiveWindow, CreatedModes, HINT, UnpackBudget, extractSmallEntry, readAt, refuse, streamed, type SmallJob, type Written, type SmallEntry } from "./extract-entry.js";
 import type { BatchIn, BatchOut, WorkerInit } from "./extract-worker.js";
+import { isArchiveJunk } from "./archive-junk.js";
 import { fromWorkerError, newStopFlag, raiseStop } from "../util/worker-task.js";
 
 export { SMALL_ENTRY_MAX } from "./extract-entry.js";
@@ -579,6 +580,7 @@ async function extractInto(zf: yauzl.ZipFile, fd: number, destDir: string, opts:
     throw integrity(`unsafe archive: declares ${declared} unpacked bytes, more than limits.maxUnpackedBytes (${opts.maxUnpackedBytes})`, "raise limits.maxUnpackedBytes in gpm.json if this release is really that large");
   }
 
+  plan = plan.filter((p) => !isArchiveJunk(p.segments));
   const wrapper = wrappingFolder(plan);
   if (wrapper !== null) {
     plan = plan.filter((p) => p.segments.length > 1).map((p) => ({ ...p, segments: p.segments.slice(1) }));

@@ -37,6 +37,8 @@ import { snapshotTree } from "./snapshot-user.js";
 import { removeTree } from "../util/fsx.js";
 import type { Release } from "./types.js";
 import { verifyHash, verifySignature } from "./verify.js";
+import { checkPackageIsRelease } from "./release-check.js";
+import { versioning } from "../util/version.js";
 
 export interface Stage {
   id: string;
@@ -119,6 +121,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
       log,
       signal: stop.signal,
     });
+    await checkPackageIsRelease(inst, packageDir, release.version, versioning(inst.config.versionScheme));
     const index: FileRecord = {};
     for (const f of ex.files) index[f.path] = { sha256: f.sha256, size: f.size, mode: f.mode };
     await writeJsonDurable(path.join(dir, "files.json"), index);
