@@ -2,7 +2,7 @@ import type { Context } from "./context.js";
 import { open } from "./context.js";
 import type { Installation } from "../install/installation.js";
 import { acquireLock, readLock, isLive, type Lock } from "../install/lock.js";
-import type { RecoveryReport } from "../recovery/recover.js";
+import type { RecoveryReport } from "../repair/recover.js";
 import { setSeamRoot } from "../util/seams.js";
 
 export interface Session {
@@ -29,13 +29,13 @@ export async function withInstallation<T>(ctx: Context, command: string, mode: "
   let lock: Lock | null = null;
   try {
     // Recovery and migrations are loaded only when this command holds the lock.
-    if (mode === "write" || (await (await import("../recovery/recover.js")).needsRecovery(inst))) {
+    if (mode === "write" || (await (await import("../repair/recover.js")).needsRecovery(inst))) {
       const holder = mode === "read" ? await readLock(inst) : undefined;
       if (!(holder && isLive(holder))) lock = await acquireLock(inst, command, ctx.log);
     }
     let recovered: RecoveryReport | null = null;
     if (lock) {
-      recovered = await (await import("../recovery/recover.js")).recoverInterrupted(inst, ctx.log);
+      recovered = await (await import("../repair/recover.js")).recoverInterrupted(inst, ctx.log);
       await (await import("../migration/runner.js")).applyAutoMigrations(inst, ctx.log);
     }
     return await fn({ inst, recovered, locked: lock !== null });

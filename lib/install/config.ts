@@ -32,6 +32,8 @@ const schema = z.strictObject({
   versionScheme: z.enum(["php", "semver"]).default("php"),
   assetPattern: z.string().min(1).default("^grav-update-v?[0-9].*\\.zip$"),
   packagesFeed: z.string().min(1).nullable().default(null),
+  /** Feed trust (lib/stage/feed-trust.ts): the key the feed file's detached `.sig` must verify with. */
+  feedKey: z.string().min(1).nullable().default(null),
   limits: z
     .strictObject({
       maxFiles: z.number().int().positive().default(200_000),
@@ -70,10 +72,10 @@ export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Co
   };
   for (const k of PATH_KEYS) checkPath(k, cfg[k]);
   for (const k of PATH_LIST_KEYS) cfg[k].forEach((v, i) => checkPath(`${k}[${i}]`, v));
-  if (cfg.publicKey !== null) {
-    const key = Buffer.from(cfg.publicKey, "base64");
-    if (!cfg.publicKey.includes("BEGIN PUBLIC KEY") && key.length !== 32) {
-      throw fail(`${source}: publicKey: expected a base64 ed25519 public key (32 bytes) or a PEM`, "fix the key in gpm.json");
+  for (const name of ["publicKey", "feedKey"] as const) {
+    const value = cfg[name];
+    if (value !== null && !value.includes("BEGIN PUBLIC KEY") && Buffer.from(value, "base64").length !== 32) {
+      throw fail(`${source}: ${name}: expected a base64 ed25519 public key (32 bytes) or a PEM`, "fix the key in gpm.json");
     }
   }
   for (const key of ["versionPattern", "assetPattern"] as const) {

@@ -22,6 +22,8 @@ export interface InstallPaths {
   journal: string;
   lock: string;
   recoveryKey: string;
+  /** `.gpm/feed-state.json`: the highest feed version seen, per feedKey (lib/stage/feed-trust.ts). */
+  feedState: string;
   /** The snapshot store (config `snapshotDir`). */
   snapshots: string;
   maintenanceFlag: string;
@@ -67,6 +69,7 @@ export async function openInstallation(opts: OpenOptions): Promise<Installation>
       journal: path.join(gpmDir, "journal.json"),
       lock: path.join(gpmDir, "lock"),
       recoveryKey: path.join(gpmDir, "recovery.key"),
+      feedState: path.join(gpmDir, "feed-state.json"),
       snapshots: resolveInside(root, config.snapshotDir, "snapshotDir"),
       maintenanceFlag: resolveInside(root, config.maintenanceFlag, "maintenanceFlag"),
       recoveryFlag: resolveInside(root, config.recoveryFlag, "recoveryFlag"),

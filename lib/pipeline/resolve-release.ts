@@ -3,11 +3,17 @@ import type { Logger } from "../util/log.js";
 import type { Release } from "../stage/types.js";
 import { loadFeed, selectRelease } from "../stage/feed.js";
 import { versioning } from "../util/version.js";
+import { feedTrust, type FeedInfo } from "../stage/feed-trust.js";
 
-/** Read the feed and pick the release: `version` by name, else the newest on the configured channel. */
-export async function resolveRelease(inst: Installation, version: string | undefined, log: Logger, requireSha256 = true): Promise<{ releases: Release[]; release: Release }> {
+/**
+ * Read the feed (checked by feed trust when `feedKey` is set) and pick the
+ * release: `version` by name, else the newest on the configured channel,
+ * ordered by versionScheme; GitHub feeds give the asset matching assetPattern.
+ */
+export async function resolveRelease(inst: Installation, version: string | undefined, log: Logger, requireSha256 = true): Promise<{ releases: Release[]; release: Release; feed: FeedInfo }> {
+  const trust = feedTrust({ feedKey: inst.config.feedKey, stateFile: inst.paths.feedState, log });
   const versions = versioning(inst.config.versionScheme);
-  const releases = await loadFeed(inst.config.feed, { log, versions, assetPattern: inst.config.assetPattern });
+  const releases = await loadFeed(inst.config.feed, { log, verify: trust.verify, versions, assetPattern: inst.config.assetPattern });
   const release = selectRelease(releases, { version, channel: inst.config.channel, requireSha256, versions });
-  return { releases, release };
+  return { releases, release, feed: trust.info };
 }

@@ -10,13 +10,14 @@ import type { ProgressFactory } from "../util/progress.js";
 import { blocked } from "../util/errors.js";
 import { abortRequested, checkAbort } from "../util/signals.js";
 import { releasesBetween } from "../stage/feed.js";
-import { currentManifest, type Manifest } from "../stage/manifest.js";
+import { currentManifest, type Manifest } from "../store/manifest.js";
 import { stageRelease, discardStage } from "../stage/stage.js";
 import { runPreflight, blockingFailures } from "../preflight/index.js";
 import type { CheckResult } from "../preflight/types.js";
-import { readRecoveryFlag } from "../recovery/flag.js";
+import { readRecoveryFlag } from "../recovery-mode/flag.js";
 import { promoteStage } from "../promote/promote.js";
 import { resolveRelease } from "./resolve-release.js";
+import type { FeedInfo } from "../stage/feed-trust.js";
 
 export interface SelfUpgradeOptions {
   version?: string | undefined;
@@ -40,12 +41,14 @@ export interface CheckOutcome {
   asset: string | null;
   updateAvailable: boolean;
   releases: { version: string; date: string | null; channel: string; changelog: string }[];
+  /** The feed's own `version` and `expires` (feed trust), null when it carries none. */
+  feed: FeedInfo;
 }
 
 /** `self-upgrade --check`: installed vs available and the changelog in between. Changes nothing. */
 export async function checkForUpdate(inst: Installation, o: { version?: string | undefined; log: Logger }): Promise<CheckOutcome> {
   const installed = await requireInstalledVersion(inst);
-  const { releases, release } = await resolveRelease(inst, o.version, o.log, false);
+  const { releases, release, feed } = await resolveRelease(inst, o.version, o.log, false);
   const v = versioning(inst.config.versionScheme);
   const newer = v.gt(release.version, installed);
   const between = newer ? releasesBetween(releases, installed, release.version, { channel: inst.config.channel, versions: v }) : [];
@@ -55,6 +58,7 @@ export async function checkForUpdate(inst: Installation, o: { version?: string |
     asset: release.asset ?? null,
     updateAvailable: newer,
     releases: between.map((r) => ({ version: r.version, date: r.date, channel: r.channel, changelog: r.changelog })),
+    feed,
   };
 }
 

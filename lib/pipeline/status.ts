@@ -2,9 +2,9 @@ import type { Installation } from "../install/installation.js";
 import { installedVersion, readMetadata, STRUCTURE_VERSION } from "../install/installation.js";
 import { readLock, isLive } from "../install/lock.js";
 import { readJournal } from "../txn/journal.js";
-import { listManifests, snapshotDir, type Manifest } from "../stage/manifest.js";
+import { listManifests, snapshotDir, type Manifest } from "../store/manifest.js";
 import { readJsonIfExists, treeSize } from "../util/fsx.js";
-import { readRecoveryFlag } from "../recovery/flag.js";
+import { readRecoveryFlag } from "../recovery-mode/flag.js";
 
 export interface StatusReport {
   root: string;

@@ -1,6 +1,6 @@
 import fsp from "node:fs/promises";
 import { preservedNames, type Installation } from "../install/installation.js";
-import { currentManifest } from "../stage/manifest.js";
+import { currentManifest } from "../store/manifest.js";
 
 /**
  * The live top-level entries an upgrade will move: the current manifest's

@@ -1,6 +1,6 @@
 import { errorMessage } from "../util/errors.js";
-import { currentManifest } from "../stage/manifest.js";
-import { compareWithRecord, readFilesRecord, coreFiles, type FileRecord } from "../stage/files-record.js";
+import { currentManifest } from "../store/manifest.js";
+import { compareWithRecord, readFilesRecord, coreFiles, type FileRecord } from "../store/files-record.js";
 import { pass, warn, type CheckResult, type PreflightInput } from "./types.js";
 
 export const MODIFIED_CORE = "modified-core";

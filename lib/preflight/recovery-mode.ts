@@ -1,5 +1,5 @@
 import path from "node:path";
-import { readRecoveryFlag } from "../recovery/flag.js";
+import { readRecoveryFlag } from "../recovery-mode/flag.js";
 import { pass, failed, type CheckResult, type PreflightInput } from "./types.js";
 
 export const RECOVERY_MODE = "recovery-mode";

@@ -4,10 +4,10 @@ import { updateMetadata } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { killPoint } from "../util/seams.js";
 import { removeTree } from "../util/fsx.js";
-import { readManifest, writeManifest, snapshotDir, type Manifest } from "../stage/manifest.js";
+import { readManifest, writeManifest, snapshotDir, type Manifest } from "../store/manifest.js";
 import { lowerMaintenanceFlag, endTransaction } from "../txn/transaction.js";
 import type { Journal } from "../txn/journal.js";
-import { mirrorRecords } from "./records.js";
+import { mirrorRecords } from "../store/records.js";
 import { pruneSnapshots } from "./retention.js";
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from "../util/log.js";
 import { GpmError, Exit, errorMessage } from "../util/errors.js";
 import { abortRequested, AbortedError } from "../util/signals.js";
 import { killPoint } from "../util/seams.js";
-import { writeManifest, type Manifest } from "../stage/manifest.js";
+import { writeManifest, type Manifest } from "../store/manifest.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction } from "../txn/transaction.js";
 import { writeJournal, rel, type Journal } from "../txn/journal.js";
 import { planUpgrade } from "./plan.js";
@@ -13,7 +13,7 @@ import { runProcess, describeFailure } from "./run-process.js";
 import { finalizeUpgrade, removeStagedLeftovers } from "./finalize.js";
 import { keepOwnership } from "./ownership.js";
 import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
-import { enterRecoveryMode } from "../recovery/enter.js";
+import { enterRecoveryMode } from "../recovery-mode/enter.js";
 
 /** What promote needs of a staged release (lib/stage's Stage satisfies it). */
 export interface Staged {

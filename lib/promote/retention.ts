@@ -3,7 +3,7 @@ import path from "node:path";
 import { killPoint } from "../util/seams.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { listManifests, snapshotDir, type Manifest } from "../stage/manifest.js";
+import { listManifests, snapshotDir, type Manifest } from "../store/manifest.js";
 import { readJournal } from "../txn/journal.js";
 
 /** A pruned snapshot on its way out (recovery finishes deleting it). */

@@ -7,7 +7,7 @@ import { fail } from "../util/errors.js";
 import { holds } from "../txn/fs-ops.js";
 import type { Move } from "../txn/journal.js";
 import { runProcess, describeFailure } from "./run-process.js";
-import type { FileRecord } from "../stage/files-record.js";
+import type { FileRecord } from "../store/files-record.js";
 
 export interface SmokeResult {
   ok: boolean;

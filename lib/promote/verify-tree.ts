@@ -1,8 +1,8 @@
 import type { Installation } from "../install/installation.js";
-import type { Manifest } from "../stage/manifest.js";
+import type { Manifest } from "../store/manifest.js";
 import { walkFiles } from "../util/fsx.js";
 import { fail } from "../util/errors.js";
-import { compareWithRecord, readFilesRecord, coreFiles } from "../stage/files-record.js";
+import { compareWithRecord, readFilesRecord, coreFiles } from "../store/files-record.js";
 
 export interface Drift {
   path: string;

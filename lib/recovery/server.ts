@@ -4,12 +4,12 @@ import { GpmError, Exit, errorMessage } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
 import { installedVersion, type Installation } from "../install/installation.js";
 import { acquireLock } from "../install/lock.js";
-import { isValidId, listManifests, type Manifest } from "../stage/manifest.js";
-import { readRecoveryFlag, isValidPluginName, type FlagState } from "./flag.js";
-import { listPlugins, setPluginEnabled, type PluginInfo } from "./plugins.js";
-import { verifyToken } from "./token.js";
-import { rollback } from "./rollback.js";
-import { needsRecovery, recoverInterrupted } from "./recover.js";
+import { isValidId, listManifests, type Manifest } from "../store/manifest.js";
+import { readRecoveryFlag, isValidPluginName, type FlagState } from "../recovery-mode/flag.js";
+import { listPlugins, setPluginEnabled, type PluginInfo } from "../recovery-mode/plugins.js";
+import { verifyToken } from "../recovery-mode/token.js";
+import { rollback } from "../rollback/rollback.js";
+import { needsRecovery, recoverInterrupted } from "../repair/recover.js";
 
 /**
  * The recovery page (SPEC section 8): node:http only, so it works when the

@@ -67,6 +67,18 @@ export interface LoadFeedOptions {
   versions?: Versioning;
   /** GitHub feeds: the asset that is the release (config assetPattern); default Grav's. */
   assetPattern?: string;
+  /**
+   * Called with the feed's exact bytes and parsed document before any release
+   * is read: feed trust (lib/stage/feed-trust.ts) hooks in here.
+   */
+  verify?: (feed: FetchedFeed) => Promise<void>;
+}
+
+export interface FetchedFeed {
+  bytes: Buffer;
+  doc: unknown;
+  url: URL;
+  display: string;
 }
 
 export const GRAV_ASSET_PATTERN = "^grav-update-v?[0-9].*\\.zip$";
@@ -75,13 +87,14 @@ export const GRAV_ASSET_PATTERN = "^grav-update-v?[0-9].*\\.zip$";
 export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Promise<Release[]> {
   if (feed === null || feed.trim() === "") throw fail("no feed configured — set feed in gpm.json or pass --feed");
   const source = feedSource(feed, opts.baseDir ?? process.cwd());
-  const text = await readText(source.url, `feed ${source.display}`);
+  const bytes = await readBytes(source.url, `feed ${source.display}`);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw fail(`feed ${source.display} is not valid JSON`, FEED_HINT);
   }
+  await opts.verify?.({ bytes, doc: raw, url: source.url, display: source.display });
   const versions = opts.versions ?? versioning();
   let releases: Release[];
   if (Array.isArray(raw)) {
@@ -143,8 +156,12 @@ function feedSource(feed: string, baseDir: string): FeedSource {
   return { display: feed, url: pathToFileURL(path.resolve(baseDir, feed)), remote: false };
 }
 
-/** The text of an http(s) or file URL, at most MAX_FEED_BYTES. `what` starts every message. */
 async function readText(url: URL, what: string): Promise<string> {
+  return (await readBytes(url, what)).toString("utf8");
+}
+
+/** The bytes of an http(s) or file URL, at most `max` (MAX_FEED_BYTES). `what` starts every message. */
+export async function readBytes(url: URL, what: string, max = MAX_FEED_BYTES): Promise<Buffer> {
   if (url.protocol === "file:") {
     const file = fileURLToPath(url);
     let st;
@@ -154,9 +171,9 @@ async function readText(url: URL, what: string): Promise<string> {
       throw fail(`${what} cannot be read: ${errnoCode(err) ?? err}`, FEED_HINT);
     }
     if (!st.isFile()) throw fail(`${what} is not a file`, FEED_HINT);
-    if (st.size > MAX_FEED_BYTES) throw fail(`${what} is larger than ${MAX_FEED_BYTES} bytes`, FEED_HINT);
+    if (st.size > max) throw fail(`${what} is larger than ${max} bytes`, FEED_HINT);
     try {
-      return await fsp.readFile(file, "utf8");
+      return await fsp.readFile(file);
     } catch (err) {
       throw fail(`${what} cannot be read: ${errnoCode(err) ?? err}`, FEED_HINT);
     }
@@ -166,13 +183,13 @@ async function readText(url: URL, what: string): Promise<string> {
   let size = 0;
   for await (const chunk of res.chunks()) {
     size += chunk.byteLength;
-    if (size > MAX_FEED_BYTES) {
+    if (size > max) {
       await res.cancel();
-      throw fail(`${what} is larger than ${MAX_FEED_BYTES} bytes`, FEED_HINT);
+      throw fail(`${what} is larger than ${max} bytes`, FEED_HINT);
     }
     parts.push(Buffer.from(chunk));
   }
-  return Buffer.concat(parts).toString("utf8");
+  return Buffer.concat(parts);
 }
 
 /** A zod issue as one line: `field "sha256": is missing`. */

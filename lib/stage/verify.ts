@@ -20,8 +20,8 @@ export function verifyHash(expected: string, actual: string): void {
   }
 }
 
-/** The configured key: base64 of the raw 32-byte ed25519 public key, or a PEM (SPKI). Exit 1 when unusable. */
-export function parsePublicKey(publicKey: string): crypto.KeyObject {
+/** The configured key: base64 of the raw 32-byte ed25519 public key, or a PEM (SPKI). Exit 1 when unusable. `name`: the config key (publicKey, feedKey). */
+export function parsePublicKey(publicKey: string, name = "publicKey"): crypto.KeyObject {
   let key: crypto.KeyObject;
   try {
     if (publicKey.includes("BEGIN PUBLIC KEY")) key = crypto.createPublicKey(publicKey);
@@ -31,9 +31,9 @@ export function parsePublicKey(publicKey: string): crypto.KeyObject {
       key = crypto.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
     }
   } catch {
-    throw fail("publicKey: not a usable ed25519 public key (base64 of 32 raw bytes, or a PEM)", "fix publicKey in gpm.json (see docs/CONFIG.md, signatures)");
+    throw fail(`${name}: not a usable ed25519 public key (base64 of 32 raw bytes, or a PEM)`, `fix ${name} in gpm.json (see docs/CONFIG.md, signatures)`);
   }
-  if (key.asymmetricKeyType !== "ed25519") throw fail(`publicKey: an ${key.asymmetricKeyType ?? "unknown"} key, expected ed25519`, "fix publicKey in gpm.json (see docs/CONFIG.md, signatures)");
+  if (key.asymmetricKeyType !== "ed25519") throw fail(`${name}: an ${key.asymmetricKeyType ?? "unknown"} key, expected ed25519`, `fix ${name} in gpm.json (see docs/CONFIG.md, signatures)`);
   return key;
 }
 

@@ -1,17 +1,15 @@
 import fsp from "node:fs/promises";
-import path from "node:path";
 import type { Stats } from "node:fs";
 import { errnoCode } from "../util/errors.js";
 import { lstatOrNull } from "../util/fsx.js";
 import type { EntryId } from "./journal.js";
+import { renameFault } from "../util/seams.js";
 
 /**
  * The only primitives the transaction layer uses on the live tree. Test
- * seams (inert unless their variable is set) inject the faults of issue 4:
- *   GPM_TEST_FAIL_RENAME=<n>   the n-th rename of this process fails with EIO
- *   GPM_TEST_EXDEV=1           every rename fails with EXDEV (forces the copy fallback)
+ * seams (lib/util/seams.ts: GPM_TEST_FAIL_RENAME, GPM_TEST_EXDEV; inert unless
+ * set) inject the faults of issue 4 into renameEntry.
  */
-let renames = 0;
 
 function injected(code: string, syscall: string, p: string): NodeJS.ErrnoException {
   const err = new Error(`${code}: injected fault, ${syscall} '${p}'`) as NodeJS.ErrnoException;
@@ -22,10 +20,8 @@ function injected(code: string, syscall: string, p: string): NodeJS.ErrnoExcepti
 }
 
 export async function renameEntry(from: string, to: string): Promise<void> {
-  renames++;
-  const failAt = process.env.GPM_TEST_FAIL_RENAME;
-  if (failAt && Number(failAt) === renames) throw injected("EIO", "rename", from);
-  if (process.env.GPM_TEST_EXDEV === "1" && path.dirname(from) !== path.dirname(to)) throw injected("EXDEV", "rename", from);
+  const fault = renameFault(from, to);
+  if (fault) throw injected(fault, "rename", from);
   await fsp.rename(from, to);
 }
 

@@ -2,7 +2,7 @@ import { renameEntry } from "./fs-ops.js";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { snapshotDir } from "../stage/manifest.js";
+import { snapshotDir } from "../store/manifest.js";
 import { lstatOrNull, fsyncDir } from "../util/fsx.js";
 import { killPoint } from "../util/seams.js";
 

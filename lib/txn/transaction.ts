@@ -109,7 +109,7 @@ export async function applyMoves(inst: Installation, j: Journal, log: Logger): P
 }
 
 /** Set `phase` durably (committed: recovery will finish instead of undo). */
-export async function setPhase(inst: Installation, j: Journal, phase: Journal["phase"]): Promise<void> {
+export async function setPhase(inst: Installation, j: Journal, phase: Exclude<Journal["phase"], "applying">): Promise<void> {
   j.phase = phase;
   await writeJournal(inst, j);
   killPoint(`${j.kind}:${phase}`);

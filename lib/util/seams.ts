@@ -2,8 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 
 /**
- * Test seams. Each does nothing unless its environment variable is set, so a
- * production run never pays for them beyond a property read.
+ * Test seams: the only place that reads the GPM_TEST_* variables. They are
+ * parsed once, when this module is first imported (at start-up), into one
+ * frozen `seams` object; each seam does nothing unless its variable is set, so
+ * a production run never pays for them beyond a property read.
  *
  * GPM_TEST_KILL_AT=<step>[,<step>...]   SIGKILL this process right after the named step
  *                                      (the kill tests run the real CLI once per step);
@@ -14,13 +16,75 @@ import path from "node:path";
  *                                      SIGINT/SIGTERM, start a second gpm, fill the disk.
  *                                      Each step pauses the first time it is reached.
  * GPM_TEST_KILL_AFTER_MOVES=<n>        SIGKILL right after the n-th move of a transaction.
+ * GPM_TEST_FAIL_RENAME=<n>             the n-th rename of a live entry (lib/txn/fs-ops) fails with EIO.
+ * GPM_TEST_EXDEV=1                     every rename across folders fails with EXDEV (forces the copy fallback).
  *
- * Step names are `<phase>:<step>`; KILL_POINTS lists every one (test/e2e/kill.test.ts
- * checks the list against the killPoint() calls in lib/ and runs the CLI once per name).
+ * The variable names are documented and used by outside checks: keep them.
  */
+export interface Seams {
+  /** Kill-point names, or `<name>#<n>`, to SIGKILL after. Empty: inert. */
+  readonly killAt: ReadonlySet<string>;
+  readonly pauseAt: ReadonlySet<string>;
+  readonly killAfterMoves: number | null;
+  readonly failRename: number | null;
+  readonly exdev: boolean;
+}
+
+export function parseSeams(env: NodeJS.ProcessEnv): Seams {
+  const list = (v: string | undefined): ReadonlySet<string> => new Set((v ?? "").split(",").filter(Boolean));
+  const count = (v: string | undefined): number | null => (v ? Number(v) : null);
+  return Object.freeze({
+    killAt: list(env.GPM_TEST_KILL_AT),
+    pauseAt: list(env.GPM_TEST_PAUSE_AT),
+    killAfterMoves: count(env.GPM_TEST_KILL_AFTER_MOVES),
+    failRename: count(env.GPM_TEST_FAIL_RENAME),
+    exdev: env.GPM_TEST_EXDEV === "1",
+  });
+}
+
+export const seams: Seams = parseSeams(process.env);
+
+/*
+ * Kill-point names are `<phase>:<step>`. The transaction layer names its points
+ * after the transaction's kind (`${j.kind}:journal-written`), so they are a
+ * template literal type over the kinds and steps: a killPoint() call with a
+ * name not in this type does not compile, and KILL_POINTS (which the kill test
+ * runs the CLI once per name for) must hold exactly the type's members.
+ */
+/** Transaction kinds (lib/txn/journal.ts TxKind): a new kind must be added here, or its kill points do not compile. */
+export type TxnKind = "upgrade" | "rollback";
+/** Points every transaction passes (lib/txn). */
+export type TxnStep =
+  | "journal-written"
+  | "flag-raised"
+  | "copy-journaled"
+  | "copy-placed"
+  | "moves-applied"
+  | "committed"
+  | "undoing"
+  | "undo-move"
+  | "undo-flag-lowered";
+/** A rollback's own finishing steps. */
+type RollbackFinish = "metadata-written" | "flag-lowered" | "manifest-written" | "records-written" | "journal-removed";
+
+export type KillPoint =
+  | "lock:acquired"
+  // stage: nothing live is touched yet (invariant 1)
+  | `stage:${"dir-created" | "downloaded" | "extracting" | "extracted" | "user-copied" | "flushed" | "manifest-written"}`
+  // promote (lib/promote) and its transaction (lib/txn)
+  | `promote:${"planned" | "post-upgrade-started" | "post-upgrade-done" | "smoke-passed" | "restored"}`
+  | `${TxnKind}:${TxnStep}`
+  | `restore:${"user-moved-aside" | "user-restored"}`
+  // finalize and retention
+  | `finalize:${"metadata-written" | "flag-lowered" | "manifest-written" | "records-written" | "journal-removed" | "leftovers-removed"}`
+  | "retention:snapshot-moved-aside"
+  | `rollback:${RollbackFinish}`
+  // recovery at the start of the next command
+  | `recover:${"journal-done" | "flag-removed" | "leftovers-removed"}`;
+
+/** Every kill point, in the order of a run (the kill test's cases follow it). */
 export const KILL_POINTS = [
   "lock:acquired",
-  // stage: nothing live is touched yet (invariant 1)
   "stage:dir-created",
   "stage:downloaded",
   "stage:extracting",
@@ -28,7 +92,6 @@ export const KILL_POINTS = [
   "stage:user-copied",
   "stage:flushed",
   "stage:manifest-written",
-  // promote (lib/promote) and its transaction (lib/txn, named by the transaction's kind)
   "promote:planned",
   "upgrade:journal-written",
   "upgrade:flag-raised",
@@ -39,14 +102,12 @@ export const KILL_POINTS = [
   "promote:post-upgrade-done",
   "promote:smoke-passed",
   "upgrade:committed",
-  // undo of a failed upgrade
   "upgrade:undoing",
   "upgrade:undo-move",
   "restore:user-moved-aside",
   "restore:user-restored",
   "upgrade:undo-flag-lowered",
   "promote:restored",
-  // finalize and retention
   "finalize:metadata-written",
   "finalize:flag-lowered",
   "finalize:manifest-written",
@@ -54,7 +115,6 @@ export const KILL_POINTS = [
   "finalize:journal-removed",
   "finalize:leftovers-removed",
   "retention:snapshot-moved-aside",
-  // rollback (a swap through the same transaction layer)
   "rollback:journal-written",
   "rollback:flag-raised",
   "rollback:copy-journaled",
@@ -69,13 +129,14 @@ export const KILL_POINTS = [
   "rollback:undoing",
   "rollback:undo-move",
   "rollback:undo-flag-lowered",
-  // recovery at the start of the next command
   "recover:journal-done",
   "recover:flag-removed",
   "recover:leftovers-removed",
-] as const;
+] as const satisfies readonly KillPoint[];
 
-export type KillPointName = (typeof KILL_POINTS)[number];
+/** Compiles only while KILL_POINTS lists every member of KillPoint (satisfies above: nothing else). */
+const listsEveryPoint: [Exclude<KillPoint, (typeof KILL_POINTS)[number]>] extends [never] ? true : never = true;
+void listsEveryPoint;
 
 let seamRoot: string | null = null;
 
@@ -84,21 +145,20 @@ export function setSeamRoot(root: string): void {
   seamRoot = root;
 }
 
-export function killPoint(step: string): void {
-  const kill = process.env.GPM_TEST_KILL_AT;
-  if (kill) {
+const paused = new Set<string>();
+const hits = new Map<string, number>();
+
+export function killPoint(step: KillPoint): void {
+  if (seams.killAt.size) {
     const n = (hits.get(step) ?? 0) + 1;
     hits.set(step, n);
-    for (const want of kill.split(",")) if (want === step || want === `${step}#${n}`) process.kill(process.pid, "SIGKILL");
+    if (seams.killAt.has(step) || seams.killAt.has(`${step}#${n}`)) process.kill(process.pid, "SIGKILL");
   }
-  const pause = process.env.GPM_TEST_PAUSE_AT;
-  if (pause && pause.split(",").includes(step) && !paused.has(step)) {
+  if (seams.pauseAt.has(step) && !paused.has(step)) {
     paused.add(step); // a step hit once per move (undo-move, ...) pauses the first time only
     pauseHere(step);
   }
 }
-const paused = new Set<string>();
-const hits = new Map<string, number>();
 
 /**
  * Block (synchronously: the step must not move on) until the marker file is
@@ -120,8 +180,16 @@ function pauseHere(step: string): void {
 
 let moves = 0;
 export function killAfterMove(): void {
-  const n = process.env.GPM_TEST_KILL_AFTER_MOVES;
-  if (!n) return;
+  if (seams.killAfterMoves === null) return;
   moves++;
-  if (Number(n) === moves) process.kill(process.pid, "SIGKILL");
+  if (seams.killAfterMoves === moves) process.kill(process.pid, "SIGKILL");
+}
+
+let renames = 0;
+/** GPM_TEST_FAIL_RENAME / GPM_TEST_EXDEV: the fault to inject into this rename of a live entry, if any. */
+export function renameFault(from: string, to: string): "EIO" | "EXDEV" | null {
+  renames++;
+  if (seams.failRename !== null && seams.failRename === renames) return "EIO";
+  if (seams.exdev && path.dirname(from) !== path.dirname(to)) return "EXDEV";
+  return null;
 }

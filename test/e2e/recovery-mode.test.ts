@@ -4,7 +4,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { tmpDir, makeSite, makeFeed, runGpm, serveDir, GPM_BIN, REPO, writeTree } from "../helpers/fixtures.js";
 import { openInstallation } from "../../lib/install/installation.js";
-import { verifyToken } from "../../lib/recovery/token.js";
+import { verifyToken } from "../../lib/recovery-mode/token.js";
 
 const ID = "20251017T235348Z-1.8.0";
 

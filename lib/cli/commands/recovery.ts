@@ -4,8 +4,8 @@ import type { Context, GlobalOptions } from "../context.js";
 import { withInstallation } from "../session.js";
 import { GpmError, Exit, blocked } from "../../util/errors.js";
 import { abortRequested } from "../../util/signals.js";
-import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery/flag.js";
-import { DEFAULT_TTL_MS, issueToken, parseTtl } from "../../recovery/token.js";
+import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery-mode/flag.js";
+import { DEFAULT_TTL_MS, issueToken, parseTtl } from "../../recovery-mode/token.js";
 import { startRecoveryServer } from "../../recovery/server.js";
 
 interface RecoveryArgs extends GlobalOptions {

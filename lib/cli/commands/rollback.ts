@@ -2,7 +2,7 @@ import type { Argv } from "yargs";
 import { runCommand } from "../run.js";
 import type { GlobalOptions } from "../context.js";
 import { withInstallation } from "../session.js";
-import { rollback } from "../../recovery/rollback.js";
+import { rollback } from "../../rollback/rollback.js";
 
 export function rollbackCommand(y: Argv): Argv {
   return y.command(

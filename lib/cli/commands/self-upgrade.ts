@@ -3,6 +3,7 @@ import { runCommand, type CommandResult } from "../run.js";
 import type { GlobalOptions } from "../context.js";
 import { withInstallation } from "../session.js";
 import { selfUpgrade, checkForUpdate, formatCheck } from "../../pipeline/self-upgrade.js";
+import type { FeedInfo } from "../../stage/feed-trust.js";
 
 interface Args extends GlobalOptions {
   version?: string;
@@ -36,10 +37,17 @@ function check(ctx: Parameters<Parameters<typeof runCommand>[2]>[0], a: Args): P
       data: { action: "check", ...r },
       lines: [
         `installed ${r.installed}, available ${r.latest}${r.asset ? ` (${r.asset})` : ""}${r.updateAvailable ? "" : " (up to date)"}`,
+        ...feedLine(r.feed),
         ...r.releases.flatMap((x) => [``, `## ${x.version}${x.date ? ` (${x.date})` : ""}${x.channel !== "stable" ? ` [${x.channel}]` : ""}`, x.changelog.trim()]),
       ],
     };
   });
+}
+
+/** The feed's version and expiry (feed trust), when it carries them. */
+function feedLine(f: FeedInfo): string[] {
+  if (f.version === null && f.expires === null) return [];
+  return [`feed version ${f.version ?? "(none)"}, expires ${f.expires ?? "(never)"}${f.trusted ? ", signature verified with feedKey" : ""}`];
 }
 
 function upgrade(ctx: Parameters<Parameters<typeof runCommand>[2]>[0], a: Args): Promise<CommandResult> {

@@ -3,7 +3,7 @@ import { runCommand } from "../run.js";
 import type { GlobalOptions } from "../context.js";
 import { withInstallation } from "../session.js";
 import { installedVersion } from "../../install/installation.js";
-import { currentManifest } from "../../stage/manifest.js";
+import { currentManifest } from "../../store/manifest.js";
 import { verifyTree } from "../../promote/verify-tree.js";
 import { fail, Exit } from "../../util/errors.js";
 

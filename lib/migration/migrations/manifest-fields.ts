@@ -3,7 +3,7 @@ import fsp from "node:fs/promises";
 import { readJsonIfExists, writeJsonDurable } from "../../util/fsx.js";
 import type { Installation } from "../../install/installation.js";
 import type { Logger } from "../../util/log.js";
-import { isValidId } from "../../stage/manifest.js";
+import { isValidId } from "../../store/manifest.js";
 import { restoreBackup } from "../backup.js";
 import type { Migration } from "../types.js";
 

@@ -5,7 +5,7 @@ import { openInstallation } from "../../../lib/install/installation.js";
 import { readPlugins, setPluginEnabledInConfig } from "../../../lib/install/plugins.js";
 import { setTopLevelBool } from "../../../lib/util/yaml-edit.js";
 import { listPackages } from "../../../lib/stage/packages.js";
-import { listPlugins } from "../../../lib/recovery/plugins.js";
+import { listPlugins } from "../../../lib/recovery-mode/plugins.js";
 import { GpmError } from "../../../lib/util/errors.js";
 import { tmpDir, writeTree } from "../../helpers/fixtures.js";
 import { installRealPlugin } from "./real-plugins.js";

@@ -2,7 +2,7 @@
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { openInstallation, type Installation } from "../../../lib/install/installation.js";
-import { writeManifest, type Manifest } from "../../../lib/stage/manifest.js";
+import { writeManifest, type Manifest } from "../../../lib/store/manifest.js";
 import { sha256File } from "../../../lib/util/fsx.js";
 import { silentLogger } from "../../../lib/util/log.js";
 import type { Release } from "../../../lib/stage/types.js";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { Logger } from "../../../lib/util/log.js";
-import { writeManifest, type Manifest } from "../../../lib/stage/manifest.js";
+import { writeManifest, type Manifest } from "../../../lib/store/manifest.js";
 import type { Installation } from "../../../lib/install/installation.js";
 
 export function sampleManifest(id: string, from: string | null, to: string, over: Partial<Manifest> = {}): Manifest {

@@ -11,7 +11,7 @@ import {
   updateQuarantine,
   clearBasis,
   UNREADABLE_REASON,
-} from "../../../lib/recovery/flag.js";
+} from "../../../lib/recovery-mode/flag.js";
 import { sampleManifest, storeManifest } from "./fixtures.js";
 
 async function site(config: Record<string, unknown> = {}): Promise<Installation> {

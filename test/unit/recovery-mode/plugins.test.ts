@@ -4,8 +4,8 @@ import path from "node:path";
 import { tmpDir, makeSite, treeHash, writeTree } from "../../helpers/fixtures.js";
 import { openInstallation, type Installation } from "../../../lib/install/installation.js";
 import { GpmError, Exit } from "../../../lib/util/errors.js";
-import { listPlugins, setPluginEnabled, setEnabledLine, findPlugin } from "../../../lib/recovery/plugins.js";
-import { readRecoveryFlag, writeRecoveryFlag } from "../../../lib/recovery/flag.js";
+import { listPlugins, setPluginEnabled, setEnabledLine, findPlugin } from "../../../lib/recovery-mode/plugins.js";
+import { readRecoveryFlag, writeRecoveryFlag } from "../../../lib/recovery-mode/flag.js";
 
 async function site(): Promise<Installation> {
   const root = await tmpDir();

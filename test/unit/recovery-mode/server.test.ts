@@ -6,8 +6,8 @@ import { openInstallation, type Installation } from "../../../lib/install/instal
 import { acquireLock } from "../../../lib/install/lock.js";
 import { silentLogger } from "../../../lib/util/log.js";
 import { startRecoveryServer, escapeHtml, MAX_BODY_BYTES, type RecoveryServer } from "../../../lib/recovery/server.js";
-import { issueToken } from "../../../lib/recovery/token.js";
-import { writeRecoveryFlag, readRecoveryFlag } from "../../../lib/recovery/flag.js";
+import { issueToken } from "../../../lib/recovery-mode/token.js";
+import { writeRecoveryFlag, readRecoveryFlag } from "../../../lib/recovery-mode/flag.js";
 import { sampleManifest, storeManifest, captureLog } from "./fixtures.js";
 
 const ID = "20251017T235348Z-1.8.0";

@@ -5,7 +5,7 @@ import path from "node:path";
 import { tmpDir } from "../../helpers/fixtures.js";
 import { openInstallation, type Installation } from "../../../lib/install/installation.js";
 import { GpmError, Exit } from "../../../lib/util/errors.js";
-import { issueToken, verifyToken, parseTtl, loadRecoveryKey, MAX_TTL_MS } from "../../../lib/recovery/token.js";
+import { issueToken, verifyToken, parseTtl, loadRecoveryKey, MAX_TTL_MS } from "../../../lib/recovery-mode/token.js";
 import { captureLog } from "./fixtures.js";
 
 async function freshInstallation(): Promise<Installation> {

@@ -6,12 +6,12 @@ import type { Logger } from "../util/log.js";
 import { fail, blocked, GpmError, Exit, errorMessage } from "../util/errors.js";
 import { killPoint } from "../util/seams.js";
 import { removeTree } from "../util/fsx.js";
-import { listManifests, requireManifest, snapshotDir, writeManifest, readManifest, type Manifest } from "../stage/manifest.js";
+import { listManifests, requireManifest, snapshotDir, writeManifest, readManifest, type Manifest } from "../store/manifest.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction, lowerMaintenanceFlag, endTransaction, planMove } from "../txn/transaction.js";
 import { rel, type Journal, type Move } from "../txn/journal.js";
 import { identify } from "../txn/fs-ops.js";
-import { mirrorRecords } from "../promote/records.js";
-import { enterRecoveryMode } from "./enter.js";
+import { mirrorRecords } from "../store/records.js";
+import { enterRecoveryMode } from "../recovery-mode/enter.js";
 
 export interface RollbackResult {
   manifest: Manifest;

@@ -9,10 +9,10 @@ import { readJournal } from "../txn/journal.js";
 import { undoTransaction } from "../txn/transaction.js";
 import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
 import { finalizeUpgrade, removeStagedLeftovers, stagedLeftoverNames } from "../promote/finalize.js";
-import { readManifest, writeManifest, isValidId, listManifests } from "../stage/manifest.js";
-import { finalizeRollback, removeSwapScratch } from "./rollback.js";
-import { enterRecoveryMode } from "./enter.js";
-import { readRecoveryFlag, writeRecoveryFlag } from "./flag.js";
+import { readManifest, writeManifest, isValidId, listManifests } from "../store/manifest.js";
+import { finalizeRollback, removeSwapScratch } from "../rollback/rollback.js";
+import { enterRecoveryMode } from "../recovery-mode/enter.js";
+import { readRecoveryFlag, writeRecoveryFlag } from "../recovery-mode/flag.js";
 import { PRUNED_PREFIX } from "../promote/retention.js";
 
 export interface RecoveryReport {

@@ -3,7 +3,7 @@ import fsp from "node:fs/promises";
 import { errnoCode, errorMessage } from "../util/errors.js";
 import { fsyncDir, writeJsonDurable } from "../util/fsx.js";
 import type { Installation } from "../install/installation.js";
-import { isValidId, listManifests } from "../stage/manifest.js";
+import { isValidId, listManifests } from "../store/manifest.js";
 
 /**
  * The recovery flag (SPEC section 8), `system/recovery.flag` by default: JSON

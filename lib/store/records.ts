@@ -1,7 +1,7 @@
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
-import { listManifests, isValidId } from "../stage/manifest.js";
+import { listManifests, isValidId } from "./manifest.js";
 import { writeJsonDurable, lstatOrNull } from "../util/fsx.js";
 
 /**
