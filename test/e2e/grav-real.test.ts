@@ -160,3 +160,24 @@ describe("e2e: the package must be the release before anything goes live", funct
     await assert.rejects(fsp.lstat(path.join(root, "system/.DS_Store")));
   });
 });
+
+describe("e2e: 4-part versions (Grav's 1.7.49.x)", function () {
+  it("an installed 1.7.49.4 sees 1.7.49.5 and 1.7.50 in Grav's order, and upgrades to each (no 'Invalid Version')", async () => {
+    const base = await tmpDir();
+    const root = path.join(base, "site");
+    await makeSite(root, "1.7.49.4");
+    const feed = await makeFeed(path.join(base, "feed"), [{ version: "1.7.49.4" }, { version: "1.7.49.5" }, { version: "1.7.50" }, { version: "1.7.49" }]);
+    let r = await runGpm(["self-upgrade", "--check", "--root", root, "--feed", feed, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = JSON.parse(r.stdout);
+    assert.deepEqual([c.installed, c.latest, c.releases.map((x: { version: string }) => x.version)], ["1.7.49.4", "1.7.50", ["1.7.49.5", "1.7.50"]]);
+    r = await runGpm(["self-upgrade", "--version", "1.7.49", "--root", root, "--feed", feed]);
+    assert.equal(r.code, 3, "1.7.49 is older than 1.7.49.4: a downgrade");
+    r = await runGpm(["self-upgrade", "--version", "1.7.49.5", "--root", root, "--feed", feed, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(await defines(root), /'1\.7\.49\.5'/);
+    r = await runGpm(["self-upgrade", "--root", root, "--feed", feed, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).manifest.to, "1.7.50");
+  });
+});
