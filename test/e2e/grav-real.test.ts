@@ -181,3 +181,24 @@ describe("e2e: 4-part versions (Grav's 1.7.49.x)", function () {
     assert.equal(JSON.parse(r.stdout).manifest.to, "1.7.50");
   });
 });
+
+describe("e2e: the real email 4.2.0 blocks an upgrade to a psr/log 3 release", function () {
+  it("exit 3 naming the bundled psr/log; the preflight table on stdout, but not with --quiet", async () => {
+    const base = await tmpDir();
+    const root = path.join(base, "site");
+    await makeSite(root, "1.7.48");
+    await installRealPlugin(root, "email-4.2.0", "email");
+    await writeTree(root, { "user/plugins/form/blueprints.yaml": "version: 8.0.0\n" });
+    const feed = await makeFeed(path.join(base, "feed"), [{ version: "1.8.0", conflicts: [{ package: "psr/log", versions: "<3" }] }]);
+    const before = await treeHash(root, { exclude: notGpmState });
+    let r = await runGpm(["self-upgrade", "--root", root, "--feed", feed]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /preflight failed: plugin-conflicts — .*user\/plugins\/email bundles psr\/log 1\.1\.4/);
+    assert.match(r.stdout, /^fail {2}plugin-conflicts/m);
+    r = await runGpm(["self-upgrade", "--quiet", "--root", root, "--feed", feed]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, "", "--quiet: no preflight table on stdout");
+    assert.match(r.stderr, /^error: preflight failed: plugin-conflicts/m);
+    assert.equal(await treeHash(root, { exclude: notGpmState }), before);
+  });
+});

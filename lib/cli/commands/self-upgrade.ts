@@ -66,7 +66,7 @@ function upgrade(ctx: Parameters<Parameters<typeof runCommand>[2]>[0], a: Args):
     if (r.action === "dry-run") {
       return {
         data: { ...r, ...repaired },
-        lines: [...r.checks.map(formatCheck), `dry run: ${r.installed} → ${r.target} staged (${r.files.count} files, core: ${r.core.join(" ")}) and discarded; nothing changed`],
+        lines: [...(a.quiet ? [] : r.checks.map(formatCheck)), `dry run: ${r.installed} → ${r.target} staged (${r.files.count} files, core: ${r.core.join(" ")}) and discarded; nothing changed`],
       };
     }
     const m = r.manifest;
