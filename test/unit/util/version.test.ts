@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { tmpDir } from "../../helpers/fixtures.js";
 import { phpVersionCompare, versioning } from "../../../lib/util/version.js";
 import { GpmError } from "../../../lib/util/errors.js";
 
@@ -47,6 +50,24 @@ describe("util/version: the php scheme (PHP's version_compare, Grav's ordering)"
     const v = versioning("php");
     assert.equal(v.clean("v1.7.41.2"), "1.7.41.2");
     for (const bad of ["latest", "", "1.8.0-foo", "x1.0", "1..2", "1.0-"]) assert.equal(v.clean(bad), null, bad);
+  });
+});
+
+describe("util/version: against PHP itself", () => {
+  it("agrees with php's version_compare on every pair of odd versions (skipped without php on PATH)", async function () {
+    try {
+      execFileSync("php", ["-v"], { stdio: "ignore" });
+    } catch {
+      this.skip();
+    }
+    const list = ["1.0", "1.0.0", "1.0.0-dev", "1.0.0-alpha", "1.0.0a", "1.0.0-beta.2", "1.0.0b2", "1.0.0-RC1", "1.0.0rc.1", "1.0.0-pl1", "1.0.0p", "1.7.49.5", "1.7.49", "1.7.50", "1.8.0-beta.10", "1.8.0-beta.9", "2", "1.0.0-foo", "1.0.0.0", "10.0", "1.0-", "1..2", "1.0+b", "1.0.0_rc2"];
+    const d = await tmpDir();
+    const file = path.join(d, "v.json");
+    await fsp.writeFile(file, JSON.stringify(list));
+    const out = execFileSync("php", ["-r", 'foreach (json_decode(file_get_contents($argv[1])) as $a) foreach (json_decode(file_get_contents($argv[1])) as $b) echo version_compare($a, $b), "\n";', file], { encoding: "utf8" });
+    const php = out.trim().split("\n").map(Number);
+    const ours = list.flatMap((a) => list.map((b) => phpVersionCompare(a, b)));
+    assert.deepEqual(ours, php);
   });
 });
 
