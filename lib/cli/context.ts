@@ -22,6 +22,8 @@ export interface Context {
   feed: string | undefined;
   json: boolean;
   yes: boolean;
+  /** --quiet: only errors; context lines (self-upgrade's preflight table) are left out of the result. */
+  quiet: boolean;
   /** Can we ask the user a question? (a TTY on stdin, and not --json) */
   interactive: boolean;
   log: Logger;
@@ -41,6 +43,7 @@ export function createContext(g: GlobalOptions): Context {
     feed: g.feed,
     json,
     yes: Boolean(g.yes),
+    quiet,
     interactive: !json && Boolean(process.stdin.isTTY),
     log: createLogger(level),
     progress: showProgress ? ttyProgress : noProgress,

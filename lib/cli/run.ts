@@ -41,7 +41,8 @@ export async function runCommand(command: string, argv: GlobalOptions, handler: 
       const details = err instanceof GpmError && err.details !== undefined ? { details: err.details } : {};
       process.stdout.write(JSON.stringify({ ok: false, command, exitCode: code, error: { code, message, hint: hint ?? null }, ...details }, null, 2) + "\n");
     } else {
-      if (err instanceof GpmError && Array.isArray((err.details as { lines?: unknown })?.lines)) {
+      // The detail lines (self-upgrade's preflight table) are context, not the result: --quiet leaves them out.
+      if (!argv.quiet && err instanceof GpmError && Array.isArray((err.details as { lines?: unknown })?.lines)) {
         for (const l of (err.details as { lines: string[] }).lines) ctx.say(l);
       }
       process.stderr.write(`error: ${message}${hint ? ` — ${hint}` : ""}\n`);

@@ -16,7 +16,8 @@ const schema = z.strictObject({
   snapshotDir: relPath.default("snapshots"),
   keep: z.number().int().min(1).default(3),
   versionFile: relPath.default("system/defines.php"),
-  versionPattern: z.string().min(1).default("GRAV_VERSION',\\s*'([^']+)'"),
+  // Both quote styles: Grav 1.x writes define('GRAV_VERSION', '1.7.48'); Grav 2.0 define("GRAV_VERSION", "2.0.0").
+  versionPattern: z.string().min(1).default(`GRAV_VERSION['"],\\s*['"]([^'"]+)['"]`),
   postUpgrade: argv.nullable().default(null),
   smokeCheck: z
     .strictObject({ command: argv.nullable().default(null), timeoutSec: z.number().positive().default(120) })
@@ -27,6 +28,10 @@ const schema = z.strictObject({
   recoveryFlag: relPath.default("system/recovery.flag"),
   pluginDirs: z.array(relPath).default(["user/plugins", "user/themes"]),
   publicKey: z.string().min(1).nullable().default(null),
+  // Issue 10 (Grav profile): version ordering, which GitHub asset is the release, the GPM plugin index.
+  versionScheme: z.enum(["php", "semver"]).default("php"),
+  assetPattern: z.string().min(1).default("^grav-update-v?[0-9].*\\.zip$"),
+  packagesFeed: z.string().min(1).nullable().default(null),
   /** Feed trust (lib/stage/feed-trust.ts): the key the feed file's detached `.sig` must verify with. */
   feedKey: z.string().min(1).nullable().default(null),
   limits: z
@@ -73,10 +78,12 @@ export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Co
       throw fail(`${source}: ${name}: expected a base64 ed25519 public key (32 bytes) or a PEM`, "fix the key in gpm.json");
     }
   }
-  try {
-    new RegExp(cfg.versionPattern);
-  } catch {
-    throw fail(`${source}: versionPattern: not a valid regular expression`, "fix the key in gpm.json");
+  for (const key of ["versionPattern", "assetPattern"] as const) {
+    try {
+      new RegExp(cfg[key]);
+    } catch {
+      throw fail(`${source}: ${key}: not a valid regular expression`, "fix the key in gpm.json");
+    }
   }
   return cfg;
 }

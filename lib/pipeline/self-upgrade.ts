@@ -1,6 +1,6 @@
 import fsp from "node:fs/promises";
 import { exists } from "../util/fsx.js";
-import semver from "semver";
+import { versioning } from "../util/version.js";
 import type { Installation } from "../install/installation.js";
 import { requireInstalledVersion } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
@@ -37,6 +37,8 @@ export type SelfUpgradeOutcome =
 export interface CheckOutcome {
   installed: string;
   latest: string;
+  /** The package file of the latest release (the GitHub asset assetPattern chose). */
+  asset: string | null;
   updateAvailable: boolean;
   releases: { version: string; date: string | null; channel: string; changelog: string }[];
   /** The feed's own `version` and `expires` (feed trust), null when it carries none. */
@@ -47,11 +49,14 @@ export interface CheckOutcome {
 export async function checkForUpdate(inst: Installation, o: { version?: string | undefined; log: Logger }): Promise<CheckOutcome> {
   const installed = await requireInstalledVersion(inst);
   const { releases, release, feed } = await resolveRelease(inst, o.version, o.log, false);
-  const between = semver.gt(release.version, installed) ? releasesBetween(releases, installed, release.version, { channel: inst.config.channel }) : [];
+  const v = versioning(inst.config.versionScheme);
+  const newer = v.gt(release.version, installed);
+  const between = newer ? releasesBetween(releases, installed, release.version, { channel: inst.config.channel, versions: v }) : [];
   return {
     installed,
     latest: release.version,
-    updateAvailable: semver.gt(release.version, installed),
+    asset: release.asset ?? null,
+    updateAvailable: newer,
     releases: between.map((r) => ({ version: r.version, date: r.date, channel: r.channel, changelog: r.changelog })),
     feed,
   };
@@ -68,7 +73,7 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   if (flag) throw blocked(`the installation is in recovery mode (${flag.reason})`, "roll back or repair it, then `gpm recovery clear`");
 
   const { release } = await resolveRelease(inst, o.version, o.log);
-  const cmp = semver.compare(release.version, installed);
+  const cmp = versioning(inst.config.versionScheme).compare(release.version, installed);
   if (cmp === 0) return { action: "up-to-date", installed };
   if (cmp < 0 && !o.allowDowngrade) {
     throw blocked(`${release.version} is older than the installed ${installed}`, "pass --allow-downgrade to install an older release");

@@ -12,6 +12,8 @@ import { checkDiskSpace, DISK_SPACE } from "./disk-space.js";
 import { checkRootWritable, ROOT_WRITABLE } from "./root-writable.js";
 import { checkSameFilesystem, SAME_FILESYSTEM } from "./same-filesystem.js";
 import { checkPluginConflicts, PLUGIN_CONFLICTS } from "./plugin-conflicts.js";
+import { checkPluginDependencies, PLUGIN_DEPENDENCIES } from "./plugin-dependencies.js";
+import { checkPluginUpdates, PLUGIN_UPDATES } from "./plugin-updates.js";
 import { checkModifiedCore, MODIFIED_CORE } from "./modified-core.js";
 import { checkPendingTransaction, PENDING_TRANSACTION } from "./pending-transaction.js";
 import { checkRecoveryMode, RECOVERY_MODE } from "./recovery-mode.js";
@@ -32,6 +34,8 @@ export const CHECKS: readonly Check[] = [
   { id: ROOT_WRITABLE, run: checkRootWritable },
   { id: SAME_FILESYSTEM, run: checkSameFilesystem },
   { id: PLUGIN_CONFLICTS, run: checkPluginConflicts },
+  { id: PLUGIN_DEPENDENCIES, run: checkPluginDependencies },
+  { id: PLUGIN_UPDATES, run: checkPluginUpdates },
   { id: MODIFIED_CORE, run: checkModifiedCore },
   { id: SMOKE_COMMAND, run: checkSmokeCommand },
   { id: POST_UPGRADE_COMMAND, run: checkPostUpgradeCommand },

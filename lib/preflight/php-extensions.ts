@@ -11,7 +11,8 @@ export async function checkPhpExtensions({ release }: PreflightInput): Promise<C
   const php = await phpModules();
   if (php.kind === "missing") return failed(PHP_EXTENSIONS, `PHP extensions ${list} are required but php is not found on PATH`, "install PHP with these extensions and put the php binary on PATH");
   if (php.kind === "error") return failed(PHP_EXTENSIONS, `cannot list the PHP extensions: ${php.message}`, "make `php -m` work for the user running gpm");
-  const missing = required.filter((ext) => !php.modules.has(ext.trim().toLowerCase()));
+  // Composer spells extensions `ext-zip`; `php -m` says `zip`.
+  const missing = required.filter((ext) => !php.modules.has(ext.trim().toLowerCase().replace(/^ext-/, "")));
   if (missing.length === 0) return pass(PHP_EXTENSIONS, `PHP extensions present: ${list}`);
   return failed(
     PHP_EXTENSIONS,

@@ -12,6 +12,7 @@
  * rules are unit-tested on plain values. Every refusal is exit 6 with one
  * line naming the entry and the reason.
  */
+import { isArchiveJunk } from "./archive-junk.js";
 import { integrity } from "../util/errors.js";
 import { refuse } from "./extract-entry.js";
 
@@ -137,8 +138,11 @@ export function wrappingFolder(plan: PlanEntry[]): string | null {
   return first;
 }
 
-/** The plan without its wrapping folder (if it has one), and that folder's name. */
-export function stripWrapper<T extends PlanEntry>(plan: T[]): { plan: T[]; wrapper: string | null } {
+/** The plan without archive junk and without its wrapping folder (if it has one), and that folder's name. */
+export function stripWrapper<T extends PlanEntry>(all: T[]): { plan: T[]; wrapper: string | null } {
+  // Archive junk (__MACOSX/, .DS_Store) is dropped before the wrapper is judged:
+  // a macOS zip of grav-update/ would otherwise have two top-level folders.
+  const plan = all.filter((p) => !isArchiveJunk(p.segments));
   const wrapper = wrappingFolder(plan);
   if (wrapper === null) return { plan, wrapper };
   return { plan: plan.filter((p) => p.segments.length > 1).map((p) => ({ ...p, segments: p.segments.slice(1) })), wrapper };

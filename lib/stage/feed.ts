@@ -7,17 +7,23 @@
  * A release without a sha256 is kept in the list with `sha256: ""` so that
  * `--check` can still show it and its changelog; it is refused (exit 6) the
  * moment it is selected for installation (selectRelease), and stageRelease
- * refuses it again. Everything else wrong with a feed refuses the whole feed.
+ * refuses it again. A release whose version does not parse under the
+ * versionScheme (or, on GitHub, that has no asset matching assetPattern) is
+ * skipped with one warning naming it. Everything else wrong with a feed
+ * refuses the whole feed.
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import semver from "semver";
 import { z } from "zod";
-import { errnoCode, fail, integrity, type GpmError } from "../util/errors.js";
+import { errnoCode, fail, integrity } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
+import { versioning, type Versioning } from "../util/version.js";
 import type { Release } from "./types.js";
 import { httpGet } from "./http.js";
+import { readGithubFeed } from "./feed-github.js";
+
+export { parseVersionArg, selectRelease, missingSha256, releasesBetween, type SelectOptions } from "./feed-select.js";
 
 /** A feed (or SHA256SUMS file) larger than this is not a feed. */
 const MAX_FEED_BYTES = 32 * 1024 * 1024;
@@ -45,21 +51,6 @@ const nativeRelease = z.object({
   signature: z.string().min(1).nullable().optional(),
 });
 
-const githubAsset = z.object({
-  name: z.string(),
-  browser_download_url: z.string().min(1),
-  size: z.number().int().nonnegative().optional(),
-  digest: z.string().nullable().optional(),
-});
-const githubRelease = z.object({
-  tag_name: z.string().min(1),
-  body: z.string().nullable().optional(),
-  prerelease: z.boolean().optional(),
-  draft: z.boolean().optional(),
-  published_at: z.string().nullable().optional(),
-  assets: z.array(githubAsset).default([]),
-});
-
 interface FeedSource {
   /** What the user wrote (for messages). */
   display: string;
@@ -72,6 +63,10 @@ export interface LoadFeedOptions {
   log: Logger;
   /** A plain-path feed is relative to this folder (default: the current directory). */
   baseDir?: string;
+  /** How versions are read and ordered (config versionScheme); default php. */
+  versions?: Versioning;
+  /** GitHub feeds: the asset that is the release (config assetPattern); default Grav's. */
+  assetPattern?: string;
   /**
    * Called with the feed's exact bytes and parsed document before any release
    * is read: feed trust (lib/stage/feed-trust.ts) hooks in here.
@@ -86,7 +81,9 @@ export interface FetchedFeed {
   display: string;
 }
 
-/** Read the feed and return its releases, newest first (semver order). */
+export const GRAV_ASSET_PATTERN = "^grav-update-v?[0-9].*\\.zip$";
+
+/** Read the feed and return its releases, newest first (in the versionScheme's order). */
 export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Promise<Release[]> {
   if (feed === null || feed.trim() === "") throw fail("no feed configured — set feed in gpm.json or pass --feed");
   const source = feedSource(feed, opts.baseDir ?? process.cwd());
@@ -98,10 +95,22 @@ export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Prom
     throw fail(`feed ${source.display} is not valid JSON`, FEED_HINT);
   }
   await opts.verify?.({ bytes, doc: raw, url: source.url, display: source.display });
+  const versions = opts.versions ?? versioning();
   let releases: Release[];
-  if (Array.isArray(raw)) releases = await readGithubFeed(raw, source, opts.log);
-  else if (typeof raw === "object" && raw !== null && Array.isArray((raw as { releases?: unknown }).releases)) {
-    releases = readNativeFeed((raw as { releases: unknown[] }).releases, source);
+  if (Array.isArray(raw)) {
+    releases = await readGithubFeed(raw, {
+      display: source.display,
+      log: opts.log,
+      versions,
+      assetPattern: new RegExp(opts.assetPattern ?? GRAV_ASSET_PATTERN),
+      contentHint: CONTENT_HINT,
+      label: (r, i) => releaseLabel(r, i, "tag_name"),
+      describeIssue,
+      releaseUrl: (u, label) => releaseUrl(u, source, label),
+      readText,
+    });
+  } else if (typeof raw === "object" && raw !== null && Array.isArray((raw as { releases?: unknown }).releases)) {
+    releases = readNativeFeed((raw as { releases: unknown[] }).releases, source, versions, opts.log);
   } else {
     throw fail(`feed ${source.display}: expected {"releases": [...]} or a GitHub releases array`, FEED_HINT);
   }
@@ -111,7 +120,16 @@ export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Prom
     seen.add(r.version);
   }
   opts.log.debug({ feed: source.display, releases: releases.length }, "feed read");
-  return releases.sort((a, b) => semver.rcompare(a.version, b.version));
+  return versions.sortDesc(releases, (r) => r.version);
+}
+
+/**
+ * The text of another document read like the feed (an http(s) URL, a file URL
+ * or a path relative to `baseDir`; same size cap and deadlines): the
+ * `packagesFeed` plugin index.
+ */
+export async function readFeedLikeText(spec: string, what: string, baseDir: string): Promise<string> {
+  return readText(feedSource(spec, baseDir).url, what);
 }
 
 function feedSource(feed: string, baseDir: string): FeedSource {
@@ -174,12 +192,6 @@ export async function readBytes(url: URL, what: string, max = MAX_FEED_BYTES): P
   return Buffer.concat(parts);
 }
 
-/** `v1.8.0` → `1.8.0`; null when not a semver version. */
-function cleanVersion(raw: string): string | null {
-  const stripped = raw.trim().replace(/^[vV]/, "");
-  return semver.valid(stripped);
-}
-
 /** A zod issue as one line: `field "sha256": is missing`. */
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.map(String).join(".") || "(the release itself)";
@@ -216,17 +228,32 @@ function releaseUrl(raw: string, source: FeedSource, label: string): string {
   return url.href;
 }
 
-function readNativeFeed(list: unknown[], source: FeedSource): Release[] {
-  return list.map((raw, i) => {
+/** The last path segment of a URL, decoded when it can be. */
+function fileName(url: string): string | null {
+  const last = new URL(url).pathname.split("/").pop() ?? "";
+  try {
+    return decodeURIComponent(last) || null;
+  } catch {
+    return last || null;
+  }
+}
+
+function readNativeFeed(list: unknown[], source: FeedSource, versions: Versioning, log: Logger): Release[] {
+  return list.flatMap((raw, i): Release[] => {
     const label = releaseLabel(raw, i, "version");
     const parsed = nativeRelease.safeParse(raw);
     if (!parsed.success) throw fail(`feed ${source.display}: ${label}: ${describeIssue(parsed.error.issues[0]!)}`, CONTENT_HINT);
     const r = parsed.data;
-    const version = cleanVersion(r.version);
-    if (!version) throw fail(`feed ${source.display}: ${label}: field "version": "${r.version}" is not a semver version`, CONTENT_HINT);
-    return {
+    const version = versions.clean(r.version);
+    if (!version) {
+      log.warn({ version: r.version }, `feed ${source.display}: ${label}: "${r.version}" is not a ${versions.scheme} version; release skipped`);
+      return [];
+    }
+    const url = releaseUrl(r.url, source, label);
+    return [{
       version,
-      url: releaseUrl(r.url, source, label),
+      url,
+      asset: fileName(url),
       sha256: (r.sha256 ?? "").toLowerCase(),
       size: r.size ?? null,
       date: r.date ?? null,
@@ -235,134 +262,7 @@ function readNativeFeed(list: unknown[], source: FeedSource): Release[] {
       requires: r.requires ?? {},
       conflicts: r.conflicts ?? [],
       signature: r.signature ?? null,
-    };
+    }];
   });
 }
 
-/**
- * GitHub Releases API: drafts are skipped (not published), as are releases
- * without a `.zip` asset (nothing to install). The hash comes from the asset's
- * `digest` or else from a `SHA256SUMS` asset, fetched here; when neither gives
- * one the release keeps `sha256: ""` and is refused if selected.
- */
-async function readGithubFeed(list: unknown[], source: FeedSource, log: Logger): Promise<Release[]> {
-  const out: Release[] = [];
-  const sumsCache = new Map<string, Promise<Map<string, string> | null>>();
-  for (const [i, raw] of list.entries()) {
-    const label = releaseLabel(raw, i, "tag_name");
-    const parsed = githubRelease.safeParse(raw);
-    if (!parsed.success) throw fail(`feed ${source.display}: ${label}: ${describeIssue(parsed.error.issues[0]!)}`, CONTENT_HINT);
-    const r = parsed.data;
-    if (r.draft) continue;
-    const version = cleanVersion(r.tag_name);
-    if (!version) throw fail(`feed ${source.display}: ${label}: field "tag_name": "${r.tag_name}" is not a semver version`, CONTENT_HINT);
-    const zip = r.assets.find((a) => a.name.toLowerCase().endsWith(".zip"));
-    if (!zip) {
-      log.debug({ version }, "GitHub release without a .zip asset: skipped");
-      continue;
-    }
-    const url = releaseUrl(zip.browser_download_url, source, label);
-    let sha256 = /^sha256:([0-9a-fA-F]{64})$/.exec(zip.digest ?? "")?.[1]?.toLowerCase() ?? "";
-    if (!sha256) {
-      const sumsAsset = r.assets.find((a) => /^sha256sums(\.txt)?$/i.test(a.name));
-      if (sumsAsset) {
-        const sumsUrl = releaseUrl(sumsAsset.browser_download_url, source, `${label} SHA256SUMS`);
-        if (!sumsCache.has(sumsUrl)) sumsCache.set(sumsUrl, readSums(sumsUrl, log));
-        sha256 = (await sumsCache.get(sumsUrl))?.get(zip.name) ?? "";
-      }
-    }
-    out.push({
-      version,
-      url,
-      sha256,
-      size: zip.size ?? null,
-      date: r.published_at ?? null,
-      channel: r.prerelease ? "testing" : "stable",
-      changelog: r.body ?? "",
-      requires: {},
-      conflicts: [],
-      signature: null,
-    });
-  }
-  return out;
-}
-
-/** `<hex>  <name>` lines (`*name` for binary mode, `./name` tolerated) → name → hex. Null when unreadable. */
-async function readSums(url: string, log: Logger): Promise<Map<string, string> | null> {
-  let text: string;
-  try {
-    text = await readText(new URL(url), `SHA256SUMS ${url}`);
-  } catch (err) {
-    log.warn({ url, err: (err as Error).message }, "SHA256SUMS could not be read; that release has no hash");
-    return null;
-  }
-  const sums = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^([0-9a-fA-F]{64})\s+\*?(?:\.\/)?(.+?)\s*$/.exec(line);
-    if (m) sums.set(m[2]!, m[1]!.toLowerCase());
-  }
-  return sums;
-}
-
-/**
- * A version as the user types it: `1.8.0`, `v1.8.0`, `grav@1.8.0`. Exit 1
- * when it is not a semver version.
- */
-export function parseVersionArg(input: string): string {
-  const at = input.lastIndexOf("@");
-  const bare = at >= 0 ? input.slice(at + 1) : input;
-  const v = cleanVersion(bare);
-  if (!v) throw fail(`"${input}" is not a version`, "give a version such as 1.8.0 (or grav@1.8.0)");
-  return v;
-}
-
-export interface SelectOptions {
-  /** Wanted version (any form parseVersionArg reads); default: the newest on the channel. */
-  version?: string | undefined;
-  channel: "stable" | "testing";
-  /**
-   * Default true: refuse (exit 6) a release without a sha256. `--check` passes
-   * false to show what is available without installing it.
-   */
-  requireSha256?: boolean;
-}
-
-/**
- * The release to install. The stable channel sees only stable releases, the
- * testing channel sees both. A version asked for by name is found on any
- * channel: naming it is the operator's explicit choice.
- */
-export function selectRelease(releases: Release[], opts: SelectOptions): Release {
-  let chosen: Release | undefined;
-  if (opts.version !== undefined) {
-    const want = parseVersionArg(opts.version);
-    chosen = releases.find((r) => semver.eq(r.version, want));
-    if (!chosen) {
-      const sorted = [...releases].sort((a, b) => semver.rcompare(a.version, b.version)).map((r) => r.version);
-      const shown = sorted.slice(0, 8).join(", ") + (sorted.length > 8 ? `, … (${sorted.length} in all)` : "");
-      throw fail(`version ${want} is not in the feed; available: ${shown || "none"}`, "pick one of the available versions");
-    }
-  } else {
-    const onChannel = releases.filter((r) => opts.channel === "testing" || r.channel === "stable");
-    chosen = onChannel.sort((a, b) => semver.rcompare(a.version, b.version))[0];
-    if (!chosen) throw fail(`the feed has no ${opts.channel} release`, opts.channel === "stable" ? 'set "channel": "testing" to see pre-releases' : FEED_HINT);
-  }
-  if ((opts.requireSha256 ?? true) && !chosen.sha256) throw missingSha256(chosen);
-  return chosen;
-}
-
-export function missingSha256(r: Release): GpmError {
-  return integrity(`release ${r.version} has no sha256 in the feed; refusing an archive that cannot be verified`, "the feed must give a sha256 (or a GitHub digest / SHA256SUMS asset) for every release");
-}
-
-/**
- * Releases newer than `from` up to and including `to`, oldest first (the
- * changelog of `--check`). With `channel: "stable"`, pre-releases in between
- * are left out (the target itself is always included).
- */
-export function releasesBetween(releases: Release[], from: string | null, to: string, opts: { channel?: "stable" | "testing" } = {}): Release[] {
-  return releases
-    .filter((r) => (from === null || semver.gt(r.version, from)) && semver.lte(r.version, to))
-    .filter((r) => opts.channel !== "stable" || r.channel === "stable" || semver.eq(r.version, to))
-    .sort((a, b) => semver.compare(a.version, b.version));
-}

@@ -38,6 +38,8 @@ import { snapshotTree } from "./snapshot-user.js";
 import { removeTree } from "../util/fsx.js";
 import type { Release } from "./types.js";
 import { verifyHash, verifySignature } from "./verify.js";
+import { checkPackageIsRelease } from "./release-check.js";
+import { versioning } from "../util/version.js";
 
 export interface Stage {
   id: string;
@@ -121,6 +123,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
       log,
       signal: stop.signal,
     });
+    await checkPackageIsRelease(inst, packageDir, release.version, versioning(inst.config.versionScheme));
     const index: FileRecord = {};
     for (const f of ex.files) index[f.path] = { sha256: f.sha256, size: f.size, mode: f.mode };
     await writeJsonDurable(sp.files, index);
@@ -170,7 +173,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
     createdAt,
     finishedAt: null,
     status: "staged",
-    package: { url: release.url, sha256: release.sha256.toLowerCase(), size },
+    package: { url: release.url, sha256: release.sha256.toLowerCase(), size, asset: release.asset ?? null },
     runtime: { node: process.version, php, os: `${os.platform()} ${os.release()}` },
     packages: packages.map((p) => ({ name: p.name, version: p.version, enabled: p.enabled })),
     core: ex.entries.filter((e) => !preservedSet.has(e)).sort(),

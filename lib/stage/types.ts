@@ -3,6 +3,8 @@ export interface Release {
   version: string;
   /** Absolute URL (http:, https: or file:) of the release zip. */
   url: string;
+  /** The package's file name: the GitHub asset chosen by assetPattern, or the last segment of a native feed's url. */
+  asset?: string | null;
   sha256: string;
   size: number | null;
   date: string | null;

@@ -25,7 +25,8 @@ export interface Manifest {
   createdAt: string;
   finishedAt: string | null;
   status: ManifestStatus;
-  package: { url: string; sha256: string; size: number };
+  /** `asset`: the package's file name (the GitHub asset assetPattern chose). */
+  package: { url: string; sha256: string; size: number; asset?: string | null };
   runtime: { node: string; php: string | null; os: string };
   packages: { name: string; version: string | null; enabled: boolean }[];
   /** Top-level entries the upgrade swapped (put live from the package, or moved aside when dropped). */

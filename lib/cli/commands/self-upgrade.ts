@@ -28,7 +28,7 @@ export const selfUpgradeCommand = defineCommand({
         return {
           data: { action: "check", ...r },
           lines: [
-            `installed ${r.installed}, available ${r.latest}${r.updateAvailable ? "" : " (up to date)"}`,
+            `installed ${r.installed}, available ${r.latest}${r.asset ? ` (${r.asset})` : ""}${r.updateAvailable ? "" : " (up to date)"}`,
             ...feedLine(r.feed),
             ...r.releases.flatMap((x) => [``, `## ${x.version}${x.date ? ` (${x.date})` : ""}${x.channel !== "stable" ? ` [${x.channel}]` : ""}`, x.changelog.trim()]),
           ],
@@ -48,7 +48,7 @@ export const selfUpgradeCommand = defineCommand({
       if (r.action === "dry-run") {
         return {
           data: { ...r, ...repaired },
-          lines: [...r.checks.map(formatCheck), `dry run: ${r.installed} → ${r.target} staged (${r.files.count} files, core: ${r.core.join(" ")}) and discarded; nothing changed`],
+          lines: [...(ctx.quiet ? [] : r.checks.map(formatCheck)), `dry run: ${r.installed} → ${r.target} staged (${r.files.count} files, core: ${r.core.join(" ")}) and discarded; nothing changed`],
         };
       }
       const m = r.manifest;

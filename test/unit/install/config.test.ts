@@ -26,7 +26,10 @@ describe("install: gpm.json", () => {
     assert.equal(c.snapshotDir, "snapshots");
     assert.equal(c.keep, 3);
     assert.equal(c.versionFile, "system/defines.php");
-    assert.equal(c.versionPattern, "GRAV_VERSION',\\s*'([^']+)'");
+    assert.equal(c.versionPattern, `GRAV_VERSION['"],\\s*['"]([^'"]+)['"]`);
+    assert.equal(c.versionScheme, "php");
+    assert.equal(c.assetPattern, "^grav-update-v?[0-9].*\\.zip$");
+    assert.equal(c.packagesFeed, null);
     assert.equal(c.postUpgrade, null);
     assert.deepEqual(c.smokeCheck, { command: ["php", "bin/grav", "check"], timeoutSec: 120 });
     assert.equal(c.healthUrl, null);

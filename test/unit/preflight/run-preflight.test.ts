@@ -26,7 +26,7 @@ describe("preflight/runPreflight", () => {
     assert.deepEqual(results.map((r) => r.id), [...CHECK_IDS]);
     assert.deepEqual([...CHECK_IDS], [
       "pending-transaction", "recovery-mode", "maintenance-flag", "runtime-node", "runtime-php", "php-extensions", "disk-space",
-      "root-writable", "same-filesystem", "plugin-conflicts", "modified-core", "smoke-command", "post-upgrade-command",
+      "root-writable", "same-filesystem", "plugin-conflicts", "plugin-dependencies", "plugin-updates", "modified-core", "smoke-command", "post-upgrade-command",
     ]);
     for (const r of results) assert.equal(r.status, "pass", `${r.id}: ${r.message}`);
     assert.deepEqual(blockingFailures(results, { ignore: [], force: false }), []);

@@ -14,7 +14,7 @@ describe("stage/packages", () => {
         "user/plugins/admin/composer.json": JSON.stringify({ version: "9.9.9", require: { php: ">=7.3.6", "psr/log": "^1.0", bad: 3 } }),
         "user/plugins/quoted/blueprints.yaml": "name: Q\nversion: '2.0.1' # released\n",
         "user/plugins/quoted/quoted.yaml": "enabled: false\n",
-        "user/plugins/off/blueprints.yaml": "  version: 0.0.1-nested-not-top-level\n",
+        "user/plugins/off/blueprints.yaml": "meta:\n  version: 0.0.1-nested-not-top-level\n",
         "user/plugins/off/composer.json": "{ not json",
         "user/plugins/.git/HEAD": "ref",
         "user/plugins/README.md": "not a plugin",

@@ -83,7 +83,7 @@ describe("stage/stage: stageRelease", () => {
     assert.ok(!Number.isNaN(Date.parse(m.createdAt)));
     assert.equal(m.finishedAt, null);
     const zip = await fsp.readFile(stage.archive);
-    assert.deepEqual(m.package, { url: release.url, sha256: crypto.createHash("sha256").update(zip).digest("hex"), size: zip.length });
+    assert.deepEqual(m.package, { url: release.url, sha256: crypto.createHash("sha256").update(zip).digest("hex"), size: zip.length, asset: "grav-update-1.8.0.zip" });
     assert.equal(m.runtime.node, process.version);
     assert.ok(m.runtime.php === null || /^\d+\.\d+/.test(m.runtime.php));
     assert.match(m.runtime.os, /^\w+ \S+/);
