@@ -1,12 +1,18 @@
 import path from "node:path";
 import fsp from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { fail, errnoCode } from "../util/errors.js";
 import { readJsonIfExists, writeJsonDurable, resolveInside } from "../util/fsx.js";
 import { loadConfig, type Config } from "./config.js";
 
 /** gpm's own on-disk layout version (SPEC section 7). Raised by every migration. */
 export const STRUCTURE_VERSION = 3;
-export const GPM_VERSION = "0.1.0";
+/**
+ * gpm's own version: package.json's (three levels up from dist/lib/install/),
+ * so a packed release reports the version it was packed as — install.sh
+ * compares releases by running `gpm version`.
+ */
+export const GPM_VERSION: string = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface Metadata {
   structure_version: number;
