@@ -5,6 +5,7 @@ import { preservedNames } from "../install/installation.js";
 import { planMove } from "../txn/transaction.js";
 import { rel, type Move } from "../txn/journal.js";
 import { errnoCode } from "../util/errors.js";
+import { mkdirp } from "../util/owner.js";
 
 export interface UpgradePlan {
   moves: Move[];
@@ -29,7 +30,7 @@ export async function planUpgrade(inst: Installation, o: { snapshotDir: string; 
   const preserved = preservedNames(inst);
   const core = o.packageEntries.filter((e) => !preserved.has(e)).sort();
   const dropped = o.previousCore.filter((e) => !preserved.has(e) && !core.includes(e)).sort();
-  await fsp.mkdir(path.join(o.snapshotDir, "previous"), { recursive: true });
+  await mkdirp(path.join(o.snapshotDir, "previous"));
 
   const moves: Move[] = [];
   for (const e of core) {
@@ -57,7 +58,7 @@ export async function planUpgrade(inst: Installation, o: { snapshotDir: string; 
       if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
       throw err;
     }
-    await fsp.mkdir(path.join(o.snapshotDir, "cleared", c), { recursive: true });
+    await mkdirp(path.join(o.snapshotDir, "cleared", c));
     for (const n of names) {
       const m = await planMove(inst, `${c}/${n}`, `${snap}/cleared/${c}/${n}`, true);
       if (m) moves.push(m);

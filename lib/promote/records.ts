@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { listManifests, isValidId } from "../stage/manifest.js";
 import { writeJsonDurable, lstatOrNull } from "../util/fsx.js";
+import { mkdirp } from "../util/owner.js";
 
 /**
  * `user/data/upgrades/` mirrors the manifests in the snapshot store (SPEC
@@ -14,7 +15,7 @@ import { writeJsonDurable, lstatOrNull } from "../util/fsx.js";
 export async function mirrorRecords(inst: Installation): Promise<void> {
   if (!(await lstatOrNull(inst.paths.user))?.isDirectory()) return;
   const dir = inst.paths.upgradeRecords;
-  await fsp.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   const manifests = await listManifests(inst);
   const keep = new Set<string>();
   for (const m of manifests) {

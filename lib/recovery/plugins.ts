@@ -1,10 +1,10 @@
 import path from "node:path";
 import fsp from "node:fs/promises";
-import writeFileAtomic from "write-file-atomic";
 import { errnoCode, fail } from "../util/errors.js";
-import { fsyncDir, resolveInside } from "../util/fsx.js";
+import { resolveInside, writeFileDurable } from "../util/fsx.js";
 import type { Installation } from "../install/installation.js";
 import { isValidPluginName, readRecoveryFlag, updateQuarantine } from "./flag.js";
+import { mkdirp } from "../util/owner.js";
 
 /**
  * Plugins and themes as the recovery page shows and switches them. A plugin is
@@ -118,9 +118,8 @@ export async function setPluginEnabled(inst: Installation, name: string, enabled
   const before = await readTextOrNull(file);
   const after = setEnabledLine(before ?? "", enabled);
   if (after !== before) {
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    await writeFileAtomic(file, after, { fsync: true });
-    await fsyncDir(path.dirname(file));
+    await mkdirp(path.dirname(file));
+    await writeFileDurable(file, after);
   }
   const quarantined = await updateQuarantine(inst, (names) => (enabled ? names.filter((n) => n !== name) : [...names, name]));
   return { plugin: { ...plugin, enabled, quarantined: !enabled && quarantined !== null }, quarantined };

@@ -12,6 +12,7 @@ import { rel, type Journal, type Move } from "../txn/journal.js";
 import { identify } from "../txn/fs-ops.js";
 import { mirrorRecords } from "../promote/records.js";
 import { enterRecoveryMode } from "./enter.js";
+import { mkdirp } from "../util/owner.js";
 
 export interface RollbackResult {
   manifest: Manifest;
@@ -87,7 +88,7 @@ async function planSwap(inst: Installation, m: Manifest, dir: string): Promise<M
   const names = new Set([...m.core, ...(await fsp.readdir(path.join(dir, "previous")))]);
   const pairs: [live: string, stored: string, parked: string][] = [...names].sort().map((n) => [n, `${snap}/previous/${n}`, `${snap}/.swap/${n}`]);
   pairs.push(["user", `${snap}/user`, `${snap}/.swap-user`]);
-  await fsp.mkdir(path.join(dir, ".swap"), { recursive: true });
+  await mkdirp(path.join(dir, ".swap"));
 
   const first: Move[] = [];
   const last: Move[] = [];
@@ -107,7 +108,7 @@ async function planSwap(inst: Installation, m: Manifest, dir: string): Promise<M
   for (const c of inst.config.clearOnPromote) {
     if (names.has(c.split("/")[0]!)) continue;
     const names2 = await fsp.readdir(path.join(inst.root, c)).catch(() => [] as string[]);
-    if (names2.length) await fsp.mkdir(path.join(dir, ".cleared", c), { recursive: true });
+    if (names2.length) await mkdirp(path.join(dir, ".cleared", c));
     for (const n of names2) {
       const mv = await planMove(inst, `${c}/${n}`, `${snap}/.cleared/${c}/${n}`, true);
       if (mv) cleared.push(mv);

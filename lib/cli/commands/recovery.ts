@@ -2,6 +2,7 @@ import type { Argv } from "yargs";
 import { runCommand } from "../run.js";
 import type { Context, GlobalOptions } from "../context.js";
 import { withInstallation } from "../session.js";
+import { requireInstallation } from "../../install/installation.js";
 import { GpmError, Exit, blocked } from "../../util/errors.js";
 import { abortRequested } from "../../util/signals.js";
 import { clearBasis, clearRecoveryFlag, enableRecovery, readRecoveryFlag } from "../../recovery/flag.js";
@@ -109,6 +110,7 @@ async function clear(ctx: Context, argv: RecoveryArgs) {
 async function token(ctx: Context, argv: RecoveryArgs) {
   const ttl = parseTtl(argv.ttl ?? "15m");
   return withInstallation(ctx, "recovery token", "read", async ({ inst }) => {
+    await requireInstallation(inst); // it writes .gpm/recovery.key the first time
     const t = await issueToken(inst, ttl, { log: ctx.log });
     return { data: { token: t.token, expiresAt: t.expiresAt.toISOString() }, lines: [t.token, `expires at ${t.expiresAt.toISOString()}`] };
   });
@@ -137,6 +139,7 @@ async function serveUntilSignal(ctx: Context, argv: RecoveryArgs, started: (doc:
   // The session repairs and migrates under the lock, then lets it go: while the
   // page is up each action takes the lock for itself, so other gpm runs are not blocked.
   const inst = await withInstallation(ctx, "recovery serve", "read", async ({ inst }) => inst);
+  await requireInstallation(inst);
   const t = await issueToken(inst, ttl, { log: ctx.log });
   const server = await startRecoveryServer(inst, { host, port, log: ctx.log });
   try {
