@@ -1,4 +1,4 @@
-import { GpmError, Exit, errorMessage } from "../util/errors.js";
+import { GpmError, Exit, errorMessage, fsRefusal } from "../util/errors.js";
 import { installSignalHandlers } from "../util/signals.js";
 import { createContext, stopProgress, type Context, type GlobalOptions } from "./context.js";
 
@@ -31,8 +31,9 @@ export async function runCommand(command: string, argv: GlobalOptions, handler: 
       // already out
     } else if (ctx.json) process.stdout.write(JSON.stringify({ ok: code === Exit.OK, command, exitCode: code, ...res.data }, null, 2) + "\n");
     else for (const l of res.lines ?? []) ctx.say(l);
-  } catch (err) {
+  } catch (caught) {
     stopProgress();
+    const err = fsRefusal(caught) ?? caught;
     code = err instanceof GpmError ? err.code : Exit.ERROR;
     const message = errorMessage(err);
     const hint = err instanceof GpmError ? err.hint : "this is a bug in gpm; rerun with --log-level debug and report it";

@@ -1,6 +1,6 @@
 import type { Context } from "./context.js";
 import { open } from "./context.js";
-import type { Installation } from "../install/installation.js";
+import { requireInstallation, type Installation } from "../install/installation.js";
 import { acquireLock, readLock, isLive, type Lock } from "../install/lock.js";
 import type { RecoveryReport } from "../repair/recover.js";
 import { setSeamRoot } from "../util/seams.js";
@@ -36,6 +36,8 @@ export async function withInstallation<T>(ctx: Context, command: string, mode: "
  * serve` stays up while other gpm commands come and go).
  */
 export async function withLockedInstallation<T>(inst: Installation, log: Logger, command: string, mode: "read" | "write", fn: (s: Session) => Promise<T>): Promise<T> {
+  // Nothing is written (not even the lock) in a folder that is not an installation (SPEC section 1).
+  if (mode === "write") await requireInstallation(inst);
   let lock: Lock | null = null;
   try {
     // Recovery and migrations are loaded only when this command holds the lock.

@@ -1,8 +1,7 @@
 import path from "node:path";
-import fsp from "node:fs/promises";
 import { z } from "zod";
-import { errnoCode, fail } from "../util/errors.js";
-import { isInside } from "../util/fsx.js";
+import { GpmError, errnoCode, fail } from "../util/errors.js";
+import { isInside, readRegularFile } from "../util/fsx.js";
 
 /** A relative path that must stay inside the installation root (checked after parsing). */
 const relPath = z.string().min(1);
@@ -72,6 +71,7 @@ export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Co
   };
   for (const k of PATH_KEYS) checkPath(k, cfg[k]);
   for (const k of PATH_LIST_KEYS) cfg[k].forEach((v, i) => checkPath(`${k}[${i}]`, v));
+  checkPlacement(cfg, source);
   for (const name of ["publicKey", "feedKey"] as const) {
     const value = cfg[name];
     if (value !== null && !value.includes("BEGIN PUBLIC KEY") && Buffer.from(value, "base64").length !== 32) {
@@ -88,14 +88,43 @@ export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Co
   return cfg;
 }
 
+/**
+ * Where things may be (SPEC section 2). `preserve` names top-level entries: an
+ * upgrade swaps whole top-level entries, so `system/config` could only be
+ * "preserved" by swapping system/ and leaving a half-upgraded tree. The
+ * snapshot store must not lie inside a preserved entry or user/ (it would be
+ * copied into every snapshot of user/, and a rollback with user/ would swap
+ * it away), nor in `.gpm/` or a folder emptied at promote.
+ */
+function checkPlacement(cfg: Config, source: string): void {
+  const segs = (p: string): string[] => p.split(/[\\/]+/).filter((x) => x !== "" && x !== ".");
+  cfg.preserve.forEach((v, i) => {
+    if (segs(v).length !== 1) {
+      throw fail(`${source}: preserve[${i}]: "${v}" is not a top-level name`, "list top-level entries only (e.g. \"user\"; a path below one is preserved with it)");
+    }
+  });
+  const snap = segs(cfg.snapshotDir);
+  const holders = new Set(["user", ".gpm", ...cfg.preserve.map((p) => segs(p)[0]!)]);
+  if (snap.length > 1 && holders.has(snap[0]!)) {
+    throw fail(`${source}: snapshotDir: "${cfg.snapshotDir}" lies inside ${snap[0]}/, which gpm preserves or snapshots`, "put the snapshot store in its own top-level folder (default \"snapshots\")");
+  }
+  for (const c of cfg.clearOnPromote) {
+    const cs = segs(c);
+    if (cs.every((x, i) => snap[i] === x)) {
+      throw fail(`${source}: snapshotDir: "${cfg.snapshotDir}" lies in "${c}", which clearOnPromote empties at every upgrade`, "put the snapshot store in its own top-level folder (default \"snapshots\")");
+    }
+  }
+}
+
 /** Load `<root>/gpm.json` (or `configPath`); a missing file means all defaults. */
 export async function loadConfig(root: string, configPath?: string): Promise<Config> {
   const file = configPath ? path.resolve(configPath) : path.join(root, "gpm.json");
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
+    text = await readRegularFile(file);
   } catch (err) {
     if (errnoCode(err) === "ENOENT" && !configPath) return defaultConfig();
+    if (err instanceof GpmError) throw err; // a FIFO or folder: named by readRegularFile
     throw fail(`cannot read config ${file}: ${errnoCode(err) ?? err}`, "check the --config path");
   }
   let raw: unknown;

@@ -1,9 +1,12 @@
 import path from "node:path";
 import fsp from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { fail, errnoCode } from "../util/errors.js";
-import { readJsonIfExists, writeJsonDurable, resolveInside } from "../util/fsx.js";
+import { z } from "zod";
+import { GpmError, Exit, fail, errnoCode } from "../util/errors.js";
+import { readJsonIfExists, writeJsonDurable, resolveInside, readRegularFile, exists } from "../util/fsx.js";
+import { mkdirp, registerTreeOwner } from "../util/owner.js";
 import { loadConfig, type Config } from "./config.js";
+import { checkStateEntries } from "./state-entries.js";
 
 /** gpm's own on-disk layout version (SPEC section 7). Raised by every migration. */
 export const STRUCTURE_VERSION = 3;
@@ -53,6 +56,10 @@ export interface OpenOptions {
 }
 
 export async function openInstallation(opts: OpenOptions): Promise<Installation> {
+  // An empty --root or GPM_ROOT='' is a mistake (an unset variable in a script), never "here".
+  if (opts.root.trim() === "") {
+    throw new GpmError(Exit.USAGE, "the root is empty (--root '' or GPM_ROOT='')", "pass --root DIR (or set GPM_ROOT) to the application's folder; leave both unset to use the current directory");
+  }
   const root = path.resolve(opts.root);
   let st;
   try {
@@ -61,12 +68,13 @@ export async function openInstallation(opts: OpenOptions): Promise<Installation>
     throw fail(`root ${root} does not exist (${errnoCode(err) ?? "error"})`, "pass --root DIR or set GPM_ROOT to the application's folder");
   }
   if (!st.isDirectory()) throw fail(`root ${root} is not a directory`, "pass --root DIR pointing at the application's folder");
+  registerTreeOwner(root, st);
   const config = await loadConfig(root, opts.configPath);
   // --feed is typed relative to where the operator stands; `feed` in gpm.json is relative to the root.
   if (opts.feed) config.feed = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.feed) ? opts.feed : path.resolve(opts.feed);
   else if (config.feed && !/^[a-z][a-z0-9+.-]*:\/\//i.test(config.feed)) config.feed = path.resolve(root, config.feed);
   const gpmDir = path.join(root, ".gpm");
-  return {
+  const inst: Installation = {
     root,
     config,
     paths: {
@@ -83,6 +91,8 @@ export async function openInstallation(opts: OpenOptions): Promise<Installation>
       user: path.join(root, "user"),
     },
   };
+  await checkStateEntries(inst);
+  return inst;
 }
 
 /**
@@ -97,12 +107,32 @@ export function preservedNames(inst: Installation): Set<string> {
   return names;
 }
 
+/**
+ * metadata.json as written by gpm. Extra keys are kept out of the way, not refused
+ * (a newer gpm may add some); a wrong type is one error naming the file and key.
+ */
+const metadataSchema = z.object({
+  structure_version: z.number().int().min(0),
+  installation_version: z.string().nullable().optional(),
+  created_by: z.string().optional(),
+  last_upgraded: z.string().nullable().optional(),
+});
+
 export async function readMetadata(inst: Installation): Promise<Metadata | undefined> {
-  const m = await readJsonIfExists<Partial<Metadata>>(inst.paths.metadata);
-  if (m === undefined) return undefined;
-  if (typeof m !== "object" || m === null || typeof m.structure_version !== "number") {
-    throw fail(`${inst.paths.metadata} is malformed (no structure_version)`, "run `gpm migrate-installation` or restore the file");
+  const raw = await readJsonIfExists<unknown>(inst.paths.metadata);
+  if (raw === undefined) return undefined;
+  const r = metadataSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const key = issue.path.map(String).join(".") || "(top level)";
+    throw fail(
+      `${inst.paths.metadata} is damaged: ${key}: ${issue.message}`,
+      key === "installation_version"
+        ? 'set "installation_version" to the installed version as a string (e.g. "1.7.48"), or to null, or put back the file from a backup'
+        : "put back the file from a backup, or fix that key (see docs/RECOVERY.md, damaged state files)",
+    );
   }
+  const m = r.data;
   return {
     structure_version: m.structure_version,
     installation_version: m.installation_version ?? null,
@@ -112,7 +142,7 @@ export async function readMetadata(inst: Installation): Promise<Metadata | undef
 }
 
 export async function writeMetadata(inst: Installation, m: Metadata): Promise<void> {
-  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  await mkdirp(inst.paths.gpmDir);
   await writeJsonDurable(inst.paths.metadata, m);
 }
 
@@ -129,13 +159,18 @@ export async function updateMetadata(inst: Installation, patch: Partial<Metadata
   return next;
 }
 
-/** The version the application itself declares (config versionFile/versionPattern), or null. */
+/**
+ * The version the application itself declares (config versionFile/versionPattern),
+ * or null when the file is missing or holds no version. A FIFO or folder in its
+ * place is an error naming it, never a read that blocks (invariant 9).
+ */
 export async function readAppVersion(inst: Installation, treeRoot = inst.root): Promise<string | null> {
   const file = resolveInside(treeRoot, inst.config.versionFile, "versionFile");
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
-  } catch {
+    text = await readRegularFile(file);
+  } catch (err) {
+    if (err instanceof GpmError) throw err; // not a regular file: named by readRegularFile
     return null;
   }
   const m = new RegExp(inst.config.versionPattern).exec(text);
@@ -148,14 +183,26 @@ export async function installedVersion(inst: Installation): Promise<string | nul
   return meta?.installation_version ?? (await readAppVersion(inst));
 }
 
+const notAnInstallation = (inst: Installation) =>
+  fail(
+    `${inst.root} is not an installation: no .gpm/metadata.json and no version in ${inst.config.versionFile}`,
+    "pass --root pointing at the application's folder, or set versionFile/versionPattern in gpm.json",
+  );
+
 /** The installed version, or exit 1 when the root does not look like an installation. */
 export async function requireInstalledVersion(inst: Installation): Promise<string> {
   const v = await installedVersion(inst);
-  if (!v) {
-    throw fail(
-      `${inst.root} is not an installation: no .gpm/metadata.json and no version in ${inst.config.versionFile}`,
-      "pass --root pointing at the application, or set versionFile/versionPattern in gpm.json",
-    );
-  }
+  if (!v) throw notAnInstallation(inst);
   return v;
+}
+
+/**
+ * Every command that writes refuses a root that is not an installation (SPEC
+ * section 1), before it writes anything (not even the lock). A root with an
+ * interrupted run's journal is one gpm already changed: its core may be half
+ * swapped (system/ moved away), and the repair must be able to run.
+ */
+export async function requireInstallation(inst: Installation): Promise<void> {
+  if (await exists(inst.paths.journal)) return;
+  if (!(await installedVersion(inst))) throw notAnInstallation(inst);
 }

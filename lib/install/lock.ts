@@ -1,7 +1,9 @@
 import os from "node:os";
 import fsp from "node:fs/promises";
 import { GpmError, Exit, errnoCode, errorMessage, fail } from "../util/errors.js";
-import { fsyncDir } from "../util/fsx.js";
+import { z } from "zod";
+import { exists, fsyncDir, readRegularFile } from "../util/fsx.js";
+import { giveOwner, mkdirp } from "../util/owner.js";
 import { killPoint } from "../util/seams.js";
 import type { Installation } from "./installation.js";
 import type { Logger } from "../util/log.js";
@@ -36,14 +38,29 @@ function alive(pid: number): boolean {
   }
 }
 
+const lockSchema = z.object({ pid: z.number().int(), host: z.string(), startedAt: z.string(), command: z.string() });
+
+/**
+ * The lock's holder. A file that is not a lock at all — torn by a crash
+ * between create and write, `null`, any other JSON — names nobody: it is
+ * reported as pid 0, which is never live, so it is taken over (SPEC section 5).
+ */
 export async function readLock(inst: Installation): Promise<LockInfo | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await fsp.readFile(inst.paths.lock, "utf8")) as LockInfo;
+    text = await readRegularFile(inst.paths.lock);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return undefined;
-    // A torn lock (crash between create and write) holds no pid: treat it as stale.
-    return { pid: 0, host: os.hostname(), startedAt: "unknown", command: "unknown" };
+    text = "";
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    raw = undefined;
+  }
+  const r = lockSchema.safeParse(raw);
+  return r.success ? r.data : { pid: 0, host: os.hostname(), startedAt: "unknown", command: "unknown" };
 }
 
 /** Is the lock held by a live process (on this host, or on another one we cannot check)? */
@@ -55,7 +72,8 @@ export function isLive(info: LockInfo): boolean {
 export async function acquireLock(inst: Installation, command: string, log: Logger): Promise<Lock> {
   // A run that only reads or discards (preflight, --dry-run) leaves no trace: the
   // .gpm/ folder made just for the lock goes with it if nothing else was put there.
-  const madeDir = (await fsp.mkdir(inst.paths.gpmDir, { recursive: true })) !== undefined;
+  const madeDir = !(await exists(inst.paths.gpmDir));
+  await mkdirp(inst.paths.gpmDir);
   const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -71,6 +89,7 @@ export async function acquireLock(inst: Installation, command: string, log: Logg
         throw fail(`cannot write the lock ${inst.paths.lock}: ${errnoCode(err) ?? errorMessage(err)}`, "free some space on that file system (or check its permissions) and try again");
       }
       await fh.close();
+      await giveOwner(inst.paths.lock);
       await fsyncDir(inst.paths.gpmDir);
       killPoint("lock:acquired");
       return {
@@ -93,18 +112,19 @@ export async function acquireLock(inst: Installation, command: string, log: Logg
         "wait for it to finish; if that process is gone, remove .gpm/lock",
       );
     }
-    log.warn({ holder }, `taking over a stale lock of pid ${holder.pid} (process is gone)`);
+    if (holder.pid > 0) log.warn({ holder }, `taking over a stale lock of pid ${holder.pid} (process is gone)`);
+    else log.warn(`taking over ${inst.paths.lock}: it names no process (not a lock gpm wrote, or torn by a crash)`);
     // Rename, not unlink: of two gpm racing for the same stale lock only one rename succeeds.
     const stale = `${inst.paths.lock}.stale-${process.pid}`;
     try {
       await fsp.rename(inst.paths.lock, stale);
-      let moved: Partial<LockInfo> = {};
+      let moved: LockInfo | undefined;
       try {
-        moved = JSON.parse(await fsp.readFile(stale, "utf8")) as Partial<LockInfo>;
+        moved = lockSchema.parse(JSON.parse(await readRegularFile(stale)));
       } catch {
-        // A torn lock (empty or half-written) names nobody: nothing to put back.
+        // A torn lock (empty or half-written) or no lock at all names nobody: nothing to put back.
       }
-      if (moved.pid && moved.pid !== holder.pid && isLive(moved as LockInfo)) {
+      if (moved && moved.pid && moved.pid !== holder.pid && isLive(moved)) {
         // We raced another taker and moved its fresh lock: put it back (link fails if a third one exists).
         await fsp.link(stale, inst.paths.lock).catch(() => undefined);
       }

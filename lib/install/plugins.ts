@@ -22,11 +22,11 @@
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import type { Installation } from "./installation.js";
 import { errnoCode, errorMessage, fail } from "../util/errors.js";
-import { fsyncDir, resolveInside } from "../util/fsx.js";
+import { resolveInside, writeFileDurable } from "../util/fsx.js";
 import { readYaml, setTopLevelBool, topLevel, yamlBool } from "../util/yaml-edit.js";
+import { mkdirp } from "../util/owner.js";
 
 /** Plugin (folder) names: `[A-Za-z0-9._-]`, not `.`/`..`, no leading dot. */
 const PLUGIN_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
@@ -225,7 +225,6 @@ export async function setPluginEnabledInConfig(inst: Installation, plugin: Plugi
     throw fail(`cannot switch ${plugin.name}: ${plugin.configFile}: ${errorMessage(err)}`, `set "enabled: ${enabled}" in ${plugin.configFile} by hand`);
   }
   if (after === raw && "text" in before) return;
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, after, { fsync: true });
-  await fsyncDir(path.dirname(file));
+  await mkdirp(path.dirname(file));
+  await writeFileDurable(file, after);
 }

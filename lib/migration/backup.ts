@@ -4,6 +4,7 @@ import { fail } from "../util/errors.js";
 import { fsyncDir, isInside, lstatOrNull, readJsonIfExists, writeJsonDurable } from "../util/fsx.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
+import { giveOwner, mkdirp } from "../util/owner.js";
 
 /**
  * Before a migration step the runner copies what the step touches into
@@ -55,7 +56,7 @@ export async function takeBackup(inst: Installation, from: number, to: number, p
   const touched = [...new Set(paths.map((x) => checkTouched(inst, x)))]; // all checked before anything is written
   const dir = backupDir(inst, from, to);
   await fsp.rm(dir, { recursive: true, force: true }); // an incomplete copy from a crash
-  await fsp.mkdir(path.join(dir, "files"), { recursive: true });
+  await mkdirp(path.join(dir, "files"));
   const entries: BackupRecord["entries"] = [];
   for (const p of touched) {
     const rel = path.relative(inst.root, p);
@@ -114,17 +115,20 @@ export async function discardStaleBackups(inst: Installation, structure: number)
 /** Copy a file, link or folder (modes and times kept), fsyncing what it writes. */
 export async function copyDurable(src: string, dst: string): Promise<void> {
   const st = await fsp.lstat(src);
-  await fsp.mkdir(path.dirname(dst), { recursive: true });
+  await mkdirp(path.dirname(dst));
   if (st.isSymbolicLink()) {
     await fsp.symlink(await fsp.readlink(src), dst);
+    await giveOwner(dst, st);
   } else if (st.isDirectory()) {
     await fsp.mkdir(dst);
+    await giveOwner(dst, st);
     for (const name of await fsp.readdir(src)) await copyDurable(path.join(src, name), path.join(dst, name));
     await fsp.chmod(dst, st.mode & 0o7777);
     await fsyncDir(dst);
     await fsp.utimes(dst, st.atime, st.mtime);
   } else if (st.isFile()) {
     await fsp.copyFile(src, dst);
+    await giveOwner(dst, st);
     const fh = await fsp.open(dst, "r"); // fsync, chmod and utimes need no write access
     try {
       await fh.chmod(st.mode & 0o7777);

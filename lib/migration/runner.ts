@@ -8,8 +8,9 @@ import { describe, type Migration, type PlannedStep } from "./types.js";
 /**
  * Brings gpm's own on-disk structure up to date (SPEC section 7), one version
  * at a time. Callers hold the installation lock. A root without
- * `.gpm/metadata.json` is unmanaged (structure 0) and is never touched here:
- * its first upgrade adopts it and records the current structure.
+ * `.gpm/metadata.json` is unmanaged (structure 0): no command migrates it on
+ * its own (its first upgrade records the current structure), and
+ * `gpm migrate-installation` with a yes adopts it (step 0 → 1, then the rest).
  *
  * The `migrations` parameter exists so tests can run a failing step through
  * the real runner; production code uses the default list.
@@ -36,9 +37,8 @@ function targetOf(migrations: readonly Migration[]): number {
 export async function planMigrations(inst: Installation, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationPlan> {
   const meta = await readMetadata(inst);
   const target = targetOf(migrations);
-  if (!meta || meta.structure_version < 1) return { managed: false, current: meta?.structure_version ?? 0, target, steps: [] };
-  const current = meta.structure_version;
-  if (!Number.isInteger(current)) throw fail(`${inst.paths.metadata}: structure_version ${current} is not an integer`, "restore the file from a backup");
+  const managed = meta !== undefined && meta.structure_version >= 1;
+  const current = managed ? meta.structure_version : 0;
   if (current > target) {
     throw new GpmError(
       Exit.BLOCKED,
@@ -52,7 +52,7 @@ export async function planMigrations(inst: Installation, migrations: readonly Mi
     if (!m || m.to !== v + 1) throw fail(`no structure migration from ${v} to ${v + 1}`, "this is a bug in gpm; report it");
     steps.push(m);
   }
-  return { managed: true, current, target, steps: steps.map(describe) };
+  return { managed, current, target, steps: steps.map(describe) };
 }
 
 /**
@@ -84,7 +84,7 @@ export async function migrateInstallation(
   const migrations = opts.migrations ?? MIGRATIONS;
   const plan = await planMigrations(inst, migrations);
   const applied: PlannedStep[] = [];
-  if (!plan.managed || plan.steps.length === 0 || opts.dryRun) return { plan, applied, structure: plan.current };
+  if (plan.steps.length === 0 || opts.dryRun) return { plan, applied, structure: plan.current };
   if (!(await opts.confirm(plan))) throw fail("structure migration not confirmed; nothing was changed", "run `gpm migrate-installation --yes` to apply it");
   await discardStaleBackups(inst, plan.current);
   for (const step of plan.steps) {

@@ -6,6 +6,7 @@ import { planMove } from "../txn/transaction.js";
 import type { Move } from "../txn/journal.js";
 import { snapshotPaths } from "../store/paths.js";
 import { errnoCode } from "../util/errors.js";
+import { mkdirp } from "../util/owner.js";
 
 export interface UpgradePlan {
   moves: Move[];
@@ -30,7 +31,7 @@ export async function planUpgrade(inst: Installation, o: { id: string; packageEn
   const preserved = preservedNames(inst);
   const core = o.packageEntries.filter((e) => !preserved.has(e)).sort();
   const dropped = o.previousCore.filter((e) => !preserved.has(e) && !core.includes(e)).sort();
-  await fsp.mkdir(sp.previous, { recursive: true });
+  await mkdirp(sp.previous);
 
   const moves: Move[] = [];
   for (const e of core) {
@@ -58,7 +59,7 @@ export async function planUpgrade(inst: Installation, o: { id: string; packageEn
       if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
       throw err;
     }
-    await fsp.mkdir(path.join(sp.cleared, c), { recursive: true });
+    await mkdirp(path.join(sp.cleared, c));
     for (const n of names) {
       const m = await planMove(inst, `${c}/${n}`, `${sp.rel.cleared}/${c}/${n}`, true);
       if (m) moves.push(m);

@@ -6,6 +6,7 @@ import { probeHealth } from "../util/health.js";
 import type { Installation } from "../install/installation.js";
 import { isValidId, listManifests } from "../store/manifest.js";
 import { isSafeName as isValidPluginName } from "../store/names.js";
+import { mkdirp } from "../util/owner.js";
 
 /**
  * The recovery flag (SPEC section 8), `system/recovery.flag` by default: JSON
@@ -80,7 +81,7 @@ export async function readRecoveryFlag(inst: Installation): Promise<FlagState | 
 
 /** Write the flag durably (the parent folder is created if missing). */
 export async function writeRecoveryFlag(inst: Installation, flag: RecoveryFlag): Promise<void> {
-  await fsp.mkdir(path.dirname(inst.paths.recoveryFlag), { recursive: true });
+  await mkdirp(path.dirname(inst.paths.recoveryFlag));
   const doc: RecoveryFlag = { reason: flag.reason, createdAt: flag.createdAt, manifest: flag.manifest, quarantined: flag.quarantined };
   await writeJsonDurable(inst.paths.recoveryFlag, doc);
 }

@@ -4,6 +4,7 @@ import { GpmError, Exit, errnoCode, fail } from "../util/errors.js";
 import { fsyncDir } from "../util/fsx.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
+import { giveOwner, mkdirp } from "../util/owner.js";
 
 /**
  * Recovery page tokens (SPEC section 8): `base64url(payload) "." base64url(mac)`
@@ -48,7 +49,7 @@ export async function loadRecoveryKey(inst: Installation, opts: { create: boolea
 }
 
 async function createKey(inst: Installation): Promise<Buffer> {
-  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  await mkdirp(inst.paths.gpmDir);
   const key = crypto.randomBytes(32);
   let fh: fsp.FileHandle;
   try {
@@ -67,6 +68,7 @@ async function createKey(inst: Installation): Promise<Buffer> {
   } finally {
     await fh.close();
   }
+  await giveOwner(inst.paths.recoveryKey);
   await fsyncDir(inst.paths.gpmDir);
   return key;
 }

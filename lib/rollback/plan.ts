@@ -6,6 +6,7 @@ import { snapshotPaths } from "../store/paths.js";
 import { planMove } from "../txn/transaction.js";
 import { rel, type Move } from "../txn/journal.js";
 import { identify } from "../txn/fs-ops.js";
+import { mkdirp } from "../util/owner.js";
 
 /**
  * Three moves per entry, so that no rename ever lands on an occupied name:
@@ -19,7 +20,7 @@ export async function planSwap(inst: Installation, m: Manifest): Promise<Move[]>
   const names = new Set([...m.core, ...(await fsp.readdir(sp.previous))]);
   const pairs: [live: string, stored: string, parked: string][] = [...names].sort().map((n) => [n, `${sp.rel.previous}/${n}`, `${sp.rel.swap}/${n}`]);
   pairs.push([rel(inst, inst.paths.user), sp.rel.user, sp.rel.swapUser]);
-  await fsp.mkdir(sp.swap, { recursive: true });
+  await mkdirp(sp.swap);
 
   const first: Move[] = [];
   const last: Move[] = [];
@@ -39,7 +40,7 @@ export async function planSwap(inst: Installation, m: Manifest): Promise<Move[]>
   for (const c of inst.config.clearOnPromote) {
     if (names.has(c.split("/")[0]!)) continue;
     const names2 = await fsp.readdir(path.join(inst.root, c)).catch(() => [] as string[]);
-    if (names2.length) await fsp.mkdir(path.join(sp.swapCleared, c), { recursive: true });
+    if (names2.length) await mkdirp(path.join(sp.swapCleared, c));
     for (const n of names2) {
       const mv = await planMove(inst, `${c}/${n}`, `${sp.rel.swapCleared}/${c}/${n}`, true);
       if (mv) cleared.push(mv);

@@ -18,6 +18,7 @@ import { checkAbort } from "../util/signals.js";
 import { Slices } from "../util/slices.js";
 import { httpGet } from "./http.js";
 import type { Release } from "./types.js";
+import { giveOwner } from "../util/owner.js";
 
 export interface DownloadOptions {
   maxBytes: number;
@@ -96,6 +97,7 @@ export async function downloadRelease(release: Release, dest: string, opts: Down
   };
   try {
     await pipeline(Readable.from(source, { objectMode: false }), counted, fs.createWriteStream(dest, { flags: "wx", mode: 0o644 }));
+    await giveOwner(dest);
     checkFeedSize(release, size);
   } catch (err) {
     await cancel().catch(() => undefined);

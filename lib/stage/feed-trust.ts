@@ -28,6 +28,7 @@ import path from "node:path";
 import { z } from "zod";
 import { errnoCode, errorMessage, fail, integrity } from "../util/errors.js";
 import { writeJsonDurable } from "../util/fsx.js";
+import { mkdirp } from "../util/owner.js";
 import type { Logger } from "../util/log.js";
 import { readBytes, type FetchedFeed } from "./feed.js";
 import { parsePublicKey } from "./verify.js";
@@ -119,7 +120,7 @@ async function writeState(file: string, state: FeedState): Promise<void> {
   const dir = path.dirname(file);
   const st = await fsp.lstat(dir).catch(() => null);
   if (st && !st.isDirectory()) throw fail(`${dir} is not a real folder (a link or a file)`, "make .gpm/ a folder inside the root");
-  if (!st) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!st) await mkdirp(dir, 0o700);
   await writeJsonDurable(file, state, 0o600);
 }
 

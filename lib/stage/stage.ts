@@ -40,6 +40,7 @@ import type { Release } from "./types.js";
 import { verifyHash, verifySignature } from "./verify.js";
 import { checkPackageIsRelease } from "./release-check.js";
 import { versioning } from "../util/version.js";
+import { giveOwner, mkdirp } from "../util/owner.js";
 
 export interface Stage {
   id: string;
@@ -67,11 +68,12 @@ const since = (t0: number): number => Math.round(performance.now() - t0);
 
 export async function stageRelease(inst: Installation, release: Release, opts: StageOptions): Promise<Stage> {
   if (!release.sha256) throw missingSha256(release);
-  await fsp.mkdir(inst.paths.snapshots, { recursive: true });
+  await mkdirp(inst.paths.snapshots);
   const id = opts.id ?? (await newManifestId(inst, release.version));
   const dir = snapshotDir(inst, id);
   try {
     await fsp.mkdir(dir);
+    await giveOwner(dir);
   } catch (err) {
     if (errnoCode(err) === "EEXIST") throw fail(`snapshot ${id} already exists`, "pick another id or remove that snapshot");
     throw fail(`cannot create ${dir}: ${errnoCode(err) ?? err}`, "check permissions of the snapshot folder");

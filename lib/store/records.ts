@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { listManifests, isValidId } from "./manifest.js";
 import { writeJsonDurable, lstatOrNull } from "../util/fsx.js";
+import { mkdirp } from "../util/owner.js";
 
 /** The mark on every record gpm writes: only files that carry it are gpm's to rewrite or remove. */
 export const RECORD_OF = "gpm";
@@ -19,7 +20,7 @@ export const RECORD_OF = "gpm";
 export async function mirrorRecords(inst: Installation): Promise<void> {
   if (!(await lstatOrNull(inst.paths.user))?.isDirectory()) return;
   const dir = inst.paths.upgradeRecords;
-  await fsp.mkdir(dir, { recursive: true });
+  await mkdirp(dir);
   const manifests = await listManifests(inst);
   const keep = new Set<string>();
   for (const m of manifests) {

@@ -1,8 +1,10 @@
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { fail, errnoCode } from "../util/errors.js";
+import { GpmError, fail, errnoCode } from "../util/errors.js";
 import { fsyncDir, readJsonIfExists, writeJsonDurable, resolveInside } from "../util/fsx.js";
+import { mkdirp } from "../util/owner.js";
 import type { Installation } from "../install/installation.js";
+import { parseJournal } from "./journal-schema.js";
 
 /**
  * One planned move of a whole entry. Paths are relative to the root (POSIX
@@ -70,14 +72,15 @@ export interface Journal {
 }
 
 export async function readJournal(inst: Installation): Promise<Journal | undefined> {
-  let j: Journal | undefined;
+  let raw: unknown;
   try {
-    j = await readJsonIfExists<Journal>(inst.paths.journal);
-  } catch {
-    throw fail(`${inst.paths.journal} is corrupt`, "see docs/RECOVERY.md for putting entries back by hand");
+    raw = await readJsonIfExists<unknown>(inst.paths.journal);
+  } catch (err) {
+    if (err instanceof GpmError) throw fail(`${err.message}; gpm will not act on it`, "put back the journal from a backup, or finish the interrupted run by hand as docs/RECOVERY.md (a damaged journal) describes");
+    throw err;
   }
-  if (!j) return undefined;
-  if (j.version !== 1 || !Array.isArray(j.moves)) throw fail(`${inst.paths.journal} has an unknown format`, "see docs/RECOVERY.md");
+  if (raw === undefined) return undefined;
+  const j = parseJournal(raw, inst.paths.journal);
   // Invariant 7: a journal is input too; none of its paths may leave the root.
   for (const m of j.moves) {
     resolveInside(inst.root, m.from, "journal move");
@@ -88,7 +91,7 @@ export async function readJournal(inst: Installation): Promise<Journal | undefin
 }
 
 export async function writeJournal(inst: Installation, j: Journal): Promise<void> {
-  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  await mkdirp(inst.paths.gpmDir);
   await writeJsonDurable(inst.paths.journal, j);
 }
 

@@ -9,6 +9,7 @@ import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move, type TxKind, type EntryId } from "./journal.js";
 import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from "./fs-ops.js";
+import { mkdirp } from "../util/owner.js";
 
 /**
  * THE one place that changes the live tree (DESIGN invariant 2).
@@ -83,7 +84,7 @@ export async function beginTransaction(inst: Installation, o: BeginOptions): Pro
 export async function raiseMaintenanceFlag(inst: Installation, j: Journal, content: Record<string, unknown>): Promise<number> {
   if (!j.maintenanceFlag) return Date.now();
   const file = abs(inst, j.maintenanceFlag);
-  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await mkdirp(path.dirname(file));
   await writeJsonDurable(file, content);
   const at = Date.now();
   killPoint(`${j.kind}:flag-raised`);

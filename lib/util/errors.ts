@@ -46,3 +46,26 @@ export function errnoCode(err: unknown): string | undefined {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A file-system error the disk or the site's setup can cause (a read-only
+ * mount, permissions, a full disk), as one line naming the place and what to
+ * do, instead of "a bug in gpm". Undefined for anything else.
+ */
+export function fsRefusal(err: unknown): GpmError | undefined {
+  const code = errnoCode(err);
+  const p = typeof err === "object" && err !== null && "path" in err ? String((err as { path: unknown }).path) : undefined;
+  if (!p || !code) return undefined;
+  switch (code) {
+    case "EROFS":
+      return fail(`cannot write ${p}: the file system is mounted read-only (EROFS)`, "remount it read-write and run the command again");
+    case "EACCES":
+    case "EPERM":
+      return fail(`cannot change ${p}: permission denied (${code})`, "run gpm as the site's owner (or root), or give that user write access to it");
+    case "ENOSPC":
+    case "EDQUOT":
+      return fail(`cannot write ${p}: no space left on the file system (${code})`, "free some space there and run the command again");
+    default:
+      return undefined;
+  }
+}

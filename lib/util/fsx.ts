@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import writeFileAtomic from "write-file-atomic";
 import { errnoCode, fail } from "./errors.js";
 import { Slices } from "./slices.js";
+import { ownerFor, runningAsRoot } from "./owner.js";
 
 /** fsync a folder so that a rename or create inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -27,15 +28,48 @@ export async function fsyncDir(dir: string): Promise<void> {
  * file and renames it into place; it does not fsync the folder, so we do.
  */
 export async function writeJsonDurable(file: string, value: unknown, mode?: number): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n", { fsync: true, ...(mode !== undefined ? { mode } : {}) });
+  await writeFileDurable(file, JSON.stringify(value, null, 2) + "\n", mode);
+}
+
+/**
+ * writeJsonDurable for text. The file keeps the owner of the one it replaces,
+ * a new one gets the tree's owner (see ./owner.ts).
+ */
+export async function writeFileDurable(file: string, text: string, mode?: number): Promise<void> {
+  const prev = await lstatOrNull(file);
+  const chown = runningAsRoot() ? (prev ? { uid: prev.uid, gid: prev.gid } : ownerFor(file)) : undefined;
+  await writeFileAtomic(file, text, { fsync: true, ...(mode !== undefined ? { mode } : {}), ...(chown ? { chown } : {}) });
   await fsyncDir(path.dirname(file));
+}
+
+/**
+ * The text of a regular file. Opened non-blocking and checked with fstat
+ * before reading, so a FIFO, a device or a folder put where gpm expects a
+ * file is one error naming it instead of a read that never returns
+ * (invariant 9). Errors keep their errno `code` (ENOENT for a missing file).
+ */
+export async function readRegularFile(file: string): Promise<string> {
+  const fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notRegular(file, st);
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The one-line error for a special file where gpm expects a regular one. */
+export function notRegular(file: string, st: fs.Stats): Error {
+  const kind = st.isDirectory() ? "a folder" : st.isFIFO() ? "a FIFO (named pipe)" : st.isSocket() ? "a socket" : "a device or special file";
+  return fail(`${file} is ${kind}, not a regular file`, "put the regular file gpm expects back in its place (or move that one away)");
 }
 
 /** Read JSON, or undefined if the file does not exist. A corrupt file is an error naming it. */
 export async function readJsonIfExists<T = unknown>(file: string): Promise<T | undefined> {
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
+    text = await readRegularFile(file);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return undefined;
     throw err;
@@ -62,7 +96,15 @@ export async function exists(p: string): Promise<boolean> {
 
 export async function sha256File(file: string): Promise<string> {
   const hash = crypto.createHash("sha256");
-  await pipeline(fs.createReadStream(file), hash);
+  // Non-blocking open + fstat first: a FIFO in place of a file must not hang the hash.
+  const fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notRegular(file, st);
+    await pipeline(fh.createReadStream({ autoClose: false }), hash);
+  } finally {
+    await fh.close();
+  }
   return hash.digest("hex");
 }
 

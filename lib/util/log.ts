@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { pino, type Logger, type Level, multistream, destination } from "pino";
+import { giveOwnerSync } from "./owner.js";
 
 export type { Logger };
 export type LogLevel = Level | "silent";
@@ -50,7 +51,9 @@ export function createLogger(level: LogLevel = "info"): Logger {
 
 /** A logger that also appends every record (debug and up) to `file` as ndjson. */
 export function withRunLog(log: Logger, file: string): Logger {
+  const fresh = !fs.existsSync(file);
   const fd = fs.openSync(file, "a");
+  if (fresh) giveOwnerSync(file);
   const level = log.level as LogLevel;
   return pino(
     { level: "debug", base: undefined, timestamp: pino.stdTimeFunctions.isoTime },

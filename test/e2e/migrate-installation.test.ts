@@ -38,13 +38,13 @@ describe("e2e: gpm migrate-installation", () => {
     assert.match(human.stdout, /structure 1 → 3:\n {2}1→2 \[auto\] .*\n {2}2→3 \[prompt\] .*\ndry run: nothing changed/);
   });
 
-  it("without a TTY and without --yes it is an error (exit 1); the auto step still ran first, the prompt one did not", async () => {
+  it("without a TTY and without --yes it is an error (exit 1) and nothing at all is applied, not even the auto step", async () => {
     const root = await v1Site();
+    const before = await treeHash(root);
     const res = await gpm(root, "migrate-installation");
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, /needs confirmation: pass --yes/);
-    assert.equal(await structure(root), 2);
-    await fsp.access(path.join(root, ".gpm/history", `${OLD}.json`));
+    assert.equal(await treeHash(root), before);
   });
 
   it("any command applies the auto step and warns about the prompt one", async () => {
@@ -73,13 +73,14 @@ describe("e2e: gpm migrate-installation", () => {
     assert.match(again.stdout, /structure is current \(3\)/);
   });
 
-  it("leaves an unmanaged root untouched", async () => {
+  it("--yes adopts an unmanaged root (writes .gpm/metadata.json, nothing else)", async () => {
     const root = await tmpDir();
     await makeSite(root, "1.7.48");
     const before = await treeHash(root);
     const res = await gpm(root, "migrate-installation", "--yes");
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /unmanaged installation/);
-    assert.equal(await treeHash(root), before);
+    assert.match(res.stdout, /applied 0→1: adopt the unmanaged installation/);
+    assert.equal(await structure(root), 3);
+    assert.equal(await treeHash(root, { exclude: (r) => r === ".gpm" || r.startsWith(".gpm/") }), before);
   });
 });

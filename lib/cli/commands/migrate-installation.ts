@@ -13,30 +13,35 @@ export const migrateInstallationCommand = defineCommand({
   // Its own session: read or write is known only once the root has been looked at.
   mode: "none",
   load: async () => {
-    const [{ open }, { withInstallation }, { migrateInstallation, planMigrations }] = await Promise.all([
+    const [{ open }, { withInstallation }, { migrateInstallation, planMigrations }, { fail }] = await Promise.all([
       import("../context.js"),
       import("../session.js"),
       import("../../migration/runner.js"),
+      import("../../util/errors.js"),
     ]);
     return async ({ ctx, args }) => {
       const dryRun = Boolean(args.dryRun);
       // The plan as it stands before the session: a write session applies the
       // pending `auto` steps first, and those belong in this command's report.
-      const before = await planMigrations(await open(ctx)).catch(() => null);
-      // An unmanaged root is left exactly as it is (not even a lock file is written).
-      const mode = dryRun || (before && !before.managed) ? "read" : "write";
-      return withInstallation(ctx, "migrate-installation", mode, async ({ inst }) => {
-        const result = await migrateInstallation(inst, { log: ctx.log, dryRun, confirm: (plan) => confirm(ctx, plan) });
-        const plan = before && before.managed ? before : result.plan;
-        const structure = dryRun ? result.plan.current : result.structure;
-        const applied = dryRun ? [] : plan.steps.filter((s) => s.to <= structure);
-        const data = { dryRun, managed: plan.managed, from: plan.current, to: plan.target, structure, plan: plan.steps, applied };
-        if (!plan.managed) {
-          return { data, lines: [`unmanaged installation (no .gpm/metadata.json): nothing to migrate; its first upgrade records structure ${plan.target}`] };
-        }
-        if (plan.steps.length === 0) return { data, lines: [`structure is current (${structure})`] };
-        if (dryRun) return { data, lines: [`structure ${plan.current} → ${plan.target}:`, ...plan.steps.map(stepLine), "dry run: nothing changed"] };
-        return { data, lines: [...applied.map((s) => `applied ${s.from}→${s.to}: ${s.description}`), `structure is now ${structure}`] };
+      const before = await planMigrations(await open(ctx));
+      const report = (structure: number, applied: PlannedStep[]) => ({
+        dryRun, managed: before.managed, from: before.current, to: before.target, structure, plan: before.steps, applied,
+      });
+      if (dryRun || before.steps.length === 0) {
+        return withInstallation(ctx, "migrate-installation", "read", async () => {
+          const data = report(before.current, []);
+          if (before.steps.length === 0) return { data, lines: [`structure is current (${before.current})`] };
+          const head = before.managed ? `structure ${before.current} → ${before.target}:` : `unmanaged installation (no .gpm/metadata.json); adopting it means structure 0 → ${before.target}:`;
+          return { data, lines: [head, ...before.steps.map(stepLine), "dry run: nothing changed"] };
+        });
+      }
+      // The yes comes before the session: without one nothing at all is applied —
+      // not the `auto` steps every session applies first, not even a lock file.
+      if (!(await confirm(ctx, before))) throw fail("structure migration not confirmed; nothing was changed", "run `gpm migrate-installation --yes` to apply it");
+      return withInstallation(ctx, "migrate-installation", "write", async ({ inst }) => {
+        const result = await migrateInstallation(inst, { log: ctx.log, confirm: async () => true });
+        const applied = before.steps.filter((s) => s.to <= result.structure);
+        return { data: report(result.structure, applied), lines: [...applied.map((s) => `applied ${s.from}→${s.to}: ${s.description}`), `structure is now ${result.structure}`] };
       });
     };
   },

@@ -101,7 +101,8 @@ async function clear({ ctx, args, session: { inst } }: Run<{ force?: boolean | u
 }
 
 async function token({ ctx, args, session: { inst } }: Run<{ ttl: string }>) {
-  const { issueToken, parseTtl } = await import("../../recovery-mode/token.js");
+  const [{ issueToken, parseTtl }, { requireInstallation }] = await Promise.all([import("../../recovery-mode/token.js"), import("../../install/installation.js")]);
+  await requireInstallation(inst); // it writes .gpm/recovery.key the first time
   const t = await issueToken(inst, parseTtl(args.ttl), { log: ctx.log });
   return { data: { token: t.token, expiresAt: t.expiresAt.toISOString() }, lines: [t.token, `expires at ${t.expiresAt.toISOString()}`] };
 }
@@ -130,6 +131,7 @@ async function serve({ ctx, args }: { ctx: Context; args: { host?: string | unde
   // The session repairs and migrates under the lock, then lets it go: while the
   // page is up each action takes the lock for itself, so other gpm runs are not blocked.
   const inst = await withInstallation(ctx, "recovery serve", "read", async ({ inst }) => inst);
+  await (await import("../../install/installation.js")).requireInstallation(inst);
   const t = await issueToken(inst, ttl, { log: ctx.log });
   const server = await startRecoveryServer(inst, { host, port, log: ctx.log, public: args.public === true });
   if (args.public) ctx.log.warn(`the recovery page listens on ${server.host}:${server.port}, beyond loopback (--public): anyone with a valid link can change the site; an SSH tunnel is safer (ssh -L 8080:127.0.0.1:${server.port} host)`);

@@ -7,6 +7,7 @@ import type { Logger } from "../../util/log.js";
 import { isValidId } from "../../store/manifest.js";
 import { restoreBackup } from "../backup.js";
 import type { Migration } from "../types.js";
+import { mkdirp } from "../../util/owner.js";
 
 /**
  * Structure 2 → 3 (prompt): gpm builds of structure 2 kept their upgrade
@@ -72,7 +73,7 @@ export const upgradeRecords: Migration = {
       const target = path.join(inst.paths.upgradeRecords, `${id}.json`);
       if (!(await lstatOrNull(target))) {
         const current = await readObject(path.join(inst.paths.snapshots, id, "manifest.json"));
-        await fsp.mkdir(inst.paths.upgradeRecords, { recursive: true });
+        await mkdirp(inst.paths.upgradeRecords);
         await writeJsonDurable(target, current?.id === id ? current : legacy);
       }
       // Only once the record is durable in its new place does the legacy copy go.

@@ -50,8 +50,8 @@ const json = async (file: string): Promise<Record<string, unknown>> => JSON.pars
 const structure = async (inst: Installation): Promise<number | undefined> => (await readMetadata(inst))?.structure_version;
 
 describe("migration runner", () => {
-  it("the migrations form one chain 1 → … → STRUCTURE_VERSION, one version per step", () => {
-    assert.equal(MIGRATIONS[0]?.from, 1);
+  it("the migrations form one chain 0 → 1 → … → STRUCTURE_VERSION, one version per step", () => {
+    assert.equal(MIGRATIONS[0]?.from, 0, "0 → 1 adopts an unmanaged installation");
     MIGRATIONS.forEach((m, i) => {
       assert.equal(m.to, m.from + 1, `${m.from}→${m.to}`);
       if (i > 0) assert.equal(m.from, MIGRATIONS[i - 1]!.to);
@@ -95,7 +95,7 @@ describe("migration runner", () => {
     assert.equal(await treeHash(root), before);
     await assert.rejects(fsp.access(inst.paths.gpmDir), "not even .gpm/ is created");
     const plan = await planMigrations(inst);
-    assert.deepEqual([plan.managed, plan.current, plan.steps.length], [false, 0, 0]);
+    assert.deepEqual([plan.managed, plan.current, plan.steps.length], [false, 0, STRUCTURE_VERSION], "adoption is planned, never applied on its own");
   });
 
   it("writes nothing when the structure is current", async () => {
