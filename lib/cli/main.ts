@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   snapshots: async () => (await import("./commands/snapshots.js")).snapshotsCommand,
   verify: async () => (await import("./commands/verify.js")).verifyCommand,
   status: async () => (await import("./commands/status.js")).statusCommand,
+  repair: async () => (await import("./commands/repair.js")).repairCommand,
   recovery: async () => (await import("./commands/recovery.js")).recoveryCommand,
   "migrate-installation": async () => (await import("./commands/migrate-installation.js")).migrateInstallationCommand,
   version: async () => (await import("./commands/version.js")).versionCommand,

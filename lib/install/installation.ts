@@ -3,6 +3,7 @@ import fsp from "node:fs/promises";
 import { fail, errnoCode } from "../util/errors.js";
 import { readJsonIfExists, writeJsonDurable, resolveInside } from "../util/fsx.js";
 import { loadConfig, type Config } from "./config.js";
+import { protectStateDir } from "../web/state-dirs.js";
 
 /** gpm's own on-disk layout version (SPEC section 7). Raised by every migration. */
 export const STRUCTURE_VERSION = 3;
@@ -103,7 +104,7 @@ export async function readMetadata(inst: Installation): Promise<Metadata | undef
 }
 
 export async function writeMetadata(inst: Installation, m: Metadata): Promise<void> {
-  await fsp.mkdir(inst.paths.gpmDir, { recursive: true });
+  await protectStateDir(inst.paths.gpmDir);
   await writeJsonDurable(inst.paths.metadata, m);
 }
 

@@ -9,6 +9,7 @@ import { lowerMaintenanceFlag, endTransaction } from "../txn/transaction.js";
 import type { Journal } from "../txn/journal.js";
 import { mirrorRecords } from "./records.js";
 import { pruneSnapshots } from "./retention.js";
+import { openFatalWindow } from "../web/guard.js";
 
 /**
  * Finish a committed upgrade. Every step is idempotent, so recovery calls the
@@ -29,6 +30,8 @@ export async function finalizeUpgrade(
   const now = new Date().toISOString();
   await updateMetadata(inst, { installation_version: m.to, last_upgraded: now });
   killPoint("finalize:metadata-written");
+  // Before the flag comes down: the first request of the new release already runs under the guard's window.
+  await openFatalWindow(inst, m.id, m.to);
   await lowerMaintenanceFlag(inst, j);
   const offAt = Date.now();
   killPoint("finalize:flag-lowered");

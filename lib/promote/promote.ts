@@ -14,6 +14,8 @@ import { finalizeUpgrade, removeStagedLeftovers } from "./finalize.js";
 import { keepOwnership } from "./ownership.js";
 import { restoreUserAfterPostUpgrade } from "../txn/restore-user.js";
 import { enterRecoveryMode } from "../recovery/enter.js";
+import { protectStateDirs } from "../web/state-dirs.js";
+import { writeGuardFile, drainRequests } from "../web/guard.js";
 
 /** What promote needs of a staged release (lib/stage's Stage satisfies it). */
 export interface Staged {
@@ -46,6 +48,8 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
   timings.plan = Date.now() - t;
   killPoint("promote:planned");
 
+  await protectStateDirs(inst);
+  await writeGuardFile(inst);
   t = Date.now();
   const j = await beginTransaction(inst, {
     kind: "upgrade",
@@ -61,6 +65,9 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
   try {
     const onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date().toISOString(), pid: process.pid, from: m.from, to: m.to });
     j.meta.maintenanceOnAt = new Date(onAt).toISOString();
+    t = Date.now();
+    await drainRequests(inst, log);
+    timings.drain = Date.now() - t;
     t = Date.now();
     await applyMoves(inst, j, log);
     timings.swap = Date.now() - t;

@@ -7,6 +7,7 @@ import { fail, blocked, GpmError, Exit, errorMessage } from "../util/errors.js";
 import { killPoint } from "../util/seams.js";
 import { removeTree } from "../util/fsx.js";
 import { listManifests, requireManifest, snapshotDir, writeManifest, readManifest, type Manifest } from "../stage/manifest.js";
+import { drainRequests } from "../web/guard.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction, lowerMaintenanceFlag, endTransaction, planMove } from "../txn/transaction.js";
 import { rel, type Journal, type Move } from "../txn/journal.js";
 import { identify } from "../txn/fs-ops.js";
@@ -52,6 +53,7 @@ export async function rollback(inst: Installation, id: string | undefined, o: { 
   try {
     onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date(onAt).toISOString(), pid: process.pid, from: live, to: goingLive, rollback: m.id });
     j.meta.maintenanceOnAt = new Date(onAt).toISOString();
+    await drainRequests(inst, o.log);
     await applyMoves(inst, j, o.log);
     await setPhase(inst, j, "committed");
   } catch (err) {

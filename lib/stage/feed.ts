@@ -17,7 +17,7 @@ import { z } from "zod";
 import { errnoCode, fail, integrity, type GpmError } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
 import type { Release } from "./types.js";
-import { httpGet } from "./http.js";
+import { httpGet, type HttpDeadlines } from "./http.js";
 
 /** A feed (or SHA256SUMS file) larger than this is not a feed. */
 const MAX_FEED_BYTES = 32 * 1024 * 1024;
@@ -72,13 +72,15 @@ export interface LoadFeedOptions {
   log: Logger;
   /** A plain-path feed is relative to this folder (default: the current directory). */
   baseDir?: string;
+  /** limits.feedTimeoutSec / stallTimeoutSec (lib/stage/http.ts httpDeadlines). */
+  deadlines?: HttpDeadlines;
 }
 
 /** Read the feed and return its releases, newest first (semver order). */
 export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Promise<Release[]> {
   if (feed === null || feed.trim() === "") throw fail("no feed configured — set feed in gpm.json or pass --feed");
   const source = feedSource(feed, opts.baseDir ?? process.cwd());
-  const text = await readText(source.url, `feed ${source.display}`);
+  const text = await readText(source.url, `feed ${source.display}`, opts.deadlines);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -126,7 +128,7 @@ function feedSource(feed: string, baseDir: string): FeedSource {
 }
 
 /** The text of an http(s) or file URL, at most MAX_FEED_BYTES. `what` starts every message. */
-async function readText(url: URL, what: string): Promise<string> {
+async function readText(url: URL, what: string, deadlines?: HttpDeadlines): Promise<string> {
   if (url.protocol === "file:") {
     const file = fileURLToPath(url);
     let st;
@@ -143,7 +145,7 @@ async function readText(url: URL, what: string): Promise<string> {
       throw fail(`${what} cannot be read: ${errnoCode(err) ?? err}`, FEED_HINT);
     }
   }
-  const res = await httpGet(url.href, what, FEED_HINT);
+  const res = await httpGet(url.href, what, FEED_HINT, deadlines);
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.chunks()) {
