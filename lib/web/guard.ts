@@ -97,6 +97,11 @@ export async function drainRequests(inst: Installation, log: Logger, timeoutMs =
     if (outcome === "timeout") log.warn({ lock }, `requests were still running ${Math.round(timeoutMs / 1000)}s after the maintenance flag went up; swapping anyway`);
     return { timedOut: outcome === "timeout", release: () => undefined };
   }
+  // Never keep gpm alive for it: when gpm exits (even with the flag left up, in recovery mode)
+  // the pipe closes, `cat` ends, and the lock goes with it.
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void }).unref?.();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
   held = child;
   return { timedOut: false, release: releaseDrain };
 }

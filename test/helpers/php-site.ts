@@ -44,5 +44,6 @@ header('Content-Type: text/plain');
 echo count($v) === 1 ? 'versions=' . $v[0] : 'torn ' . implode(',', $GLOBALS['gpm_seen']), "\\n";
 `;
   Object.assign(tree, o.extra ?? {});
+  for (const d of o.drop ?? []) delete tree[d];
   return tree;
 }
