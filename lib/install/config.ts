@@ -7,6 +7,9 @@ import { isInside, readRegularFile } from "../util/fsx.js";
 const relPath = z.string().min(1);
 const argv = z.array(z.string().min(1)).min(1);
 
+/** The Grav default smoke check (SPEC section 2): PHP's built-in server on the promoted tree. */
+export const PHP_SERVER_DEFAULT = { router: "system/router.php", path: "/", failPattern: "Fatal error|Parse error|Please run: <i>bin/grav install" };
+
 const schema = z.strictObject({
   feed: z.string().min(1).nullable().default(null),
   channel: z.enum(["stable", "testing"]).default("stable"),
@@ -19,10 +22,19 @@ const schema = z.strictObject({
   versionPattern: z.string().min(1).default(`GRAV_VERSION['"],\\s*['"]([^'"]+)['"]`),
   postUpgrade: argv.nullable().default(null),
   smokeCheck: z
-    .strictObject({ command: argv.nullable().default(null), timeoutSec: z.number().positive().default(120) })
+    .strictObject({
+      command: argv.nullable().default(null),
+      phpServer: z
+        .strictObject({ router: relPath.default(PHP_SERVER_DEFAULT.router), path: z.string().startsWith("/").default(PHP_SERVER_DEFAULT.path), failPattern: z.string().nullable().default(PHP_SERVER_DEFAULT.failPattern) })
+        .nullable()
+        .default(null),
+      timeoutSec: z.number().positive().default(60),
+    })
     .nullable()
-    .default({ command: ["php", "bin/grav", "check"], timeoutSec: 120 }),
+    .default({ command: null, phpServer: { ...PHP_SERVER_DEFAULT }, timeoutSec: 60 }),
   healthUrl: z.url({ protocol: /^https?$/ }).nullable().default(null),
+  // Where the live site answers: preflight asks it for a probe file in the snapshot store (state-not-served).
+  siteUrl: z.url({ protocol: /^https?$/ }).nullable().default(null),
   maintenanceFlag: relPath.default(".upgrading"),
   recoveryFlag: relPath.default("system/recovery.flag"),
   pluginDirs: z.array(relPath).default(["user/plugins", "user/themes"]),
@@ -38,8 +50,10 @@ const schema = z.strictObject({
       maxFiles: z.number().int().positive().default(200_000),
       maxUnpackedBytes: z.number().int().positive().default(2_147_483_648),
       maxDownloadBytes: z.number().int().positive().default(1_073_741_824),
+      feedTimeoutSec: z.number().positive().default(60),
+      stallTimeoutSec: z.number().positive().default(30),
     })
-    .default({ maxFiles: 200_000, maxUnpackedBytes: 2_147_483_648, maxDownloadBytes: 1_073_741_824 }),
+    .default({ maxFiles: 200_000, maxUnpackedBytes: 2_147_483_648, maxDownloadBytes: 1_073_741_824, feedTimeoutSec: 60, stallTimeoutSec: 30 }),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -78,6 +92,17 @@ export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Co
       throw fail(`${source}: ${name}: expected a base64 ed25519 public key (32 bytes) or a PEM`, "fix the key in gpm.json");
     }
   }
+  // `{"timeoutSec": 30}` alone keeps the default check; `"phpServer": null` (or a command) replaces it.
+  const rawSmoke = (raw as { smokeCheck?: unknown }).smokeCheck;
+  if (cfg.smokeCheck && !cfg.smokeCheck.command && typeof rawSmoke === "object" && rawSmoke !== null && !("phpServer" in rawSmoke)) {
+    cfg.smokeCheck.phpServer = { ...PHP_SERVER_DEFAULT };
+  }
+  if (cfg.smokeCheck?.phpServer) {
+    checkPath("smokeCheck.phpServer.router", cfg.smokeCheck.phpServer.router);
+    if (cfg.smokeCheck.command) throw fail(`${source}: smokeCheck: give either command or phpServer, not both`, "fix the key in gpm.json");
+    const fp = cfg.smokeCheck.phpServer.failPattern;
+    if (fp !== null && !isRegExp(fp)) throw fail(`${source}: smokeCheck.phpServer.failPattern: not a valid regular expression`, "fix the key in gpm.json");
+  }
   for (const key of ["versionPattern", "assetPattern"] as const) {
     try {
       new RegExp(cfg[key]);
@@ -113,6 +138,15 @@ function checkPlacement(cfg: Config, source: string): void {
     if (cs.every((x, i) => snap[i] === x)) {
       throw fail(`${source}: snapshotDir: "${cfg.snapshotDir}" lies in "${c}", which clearOnPromote empties at every upgrade`, "put the snapshot store in its own top-level folder (default \"snapshots\")");
     }
+  }
+}
+
+function isRegExp(s: string): boolean {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
   }
 }
 

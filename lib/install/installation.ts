@@ -7,6 +7,7 @@ import { readJsonIfExists, writeJsonDurable, resolveInside, readRegularFile, exi
 import { mkdirp, registerTreeOwner } from "../util/owner.js";
 import { loadConfig, type Config } from "./config.js";
 import { checkStateEntries } from "./state-entries.js";
+import { protectStateDir } from "../web/state-dirs.js";
 
 /** gpm's own on-disk layout version (SPEC section 7). Raised by every migration. */
 export const STRUCTURE_VERSION = 3;
@@ -142,7 +143,7 @@ export async function readMetadata(inst: Installation): Promise<Metadata | undef
 }
 
 export async function writeMetadata(inst: Installation, m: Metadata): Promise<void> {
-  await mkdirp(inst.paths.gpmDir);
+  await protectStateDir(inst.paths.gpmDir);
   await writeJsonDurable(inst.paths.metadata, m);
 }
 

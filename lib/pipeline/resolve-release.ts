@@ -2,6 +2,7 @@ import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import type { Release } from "../stage/types.js";
 import { loadFeed, selectRelease } from "../stage/feed.js";
+import { httpDeadlines } from "../stage/http.js";
 import { versioning } from "../util/version.js";
 import { feedTrust, type FeedInfo } from "../stage/feed-trust.js";
 
@@ -13,7 +14,7 @@ import { feedTrust, type FeedInfo } from "../stage/feed-trust.js";
 export async function resolveRelease(inst: Installation, version: string | undefined, log: Logger, requireSha256 = true): Promise<{ releases: Release[]; release: Release; feed: FeedInfo }> {
   const trust = feedTrust({ feedKey: inst.config.feedKey, stateFile: inst.paths.feedState, log });
   const versions = versioning(inst.config.versionScheme);
-  const releases = await loadFeed(inst.config.feed, { log, verify: trust.verify, versions, assetPattern: inst.config.assetPattern });
+  const releases = await loadFeed(inst.config.feed, { log, verify: trust.verify, versions, assetPattern: inst.config.assetPattern, deadlines: httpDeadlines(inst.config.limits, "feed") });
   const release = selectRelease(releases, { version, channel: inst.config.channel, requireSha256, versions });
   return { releases, release, feed: trust.info };
 }

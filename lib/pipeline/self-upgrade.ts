@@ -1,4 +1,4 @@
-import fsp from "node:fs/promises";
+import { removeEmptyStateDir } from "../web/state-dirs.js";
 import { exists } from "../util/fsx.js";
 import { versioning } from "../util/version.js";
 import type { Installation } from "../install/installation.js";
@@ -95,7 +95,7 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   const storeExisted = await exists(inst.paths.snapshots);
   // A dry run, a refused archive or an interrupt leaves nothing, not even an empty snapshot store.
   const dropEmptyStore = async (): Promise<void> => {
-    if (!storeExisted) await fsp.rmdir(inst.paths.snapshots).catch(() => undefined);
+    if (!storeExisted) await removeEmptyStateDir(inst.paths.snapshots);
   };
   const stage = await stageRelease(inst, release, { from: installed, log: o.log, progress: o.progress }).catch(async (err: unknown) => {
     await dropEmptyStore();

@@ -18,6 +18,7 @@ import { checkModifiedCore, MODIFIED_CORE } from "./modified-core.js";
 import { checkPendingTransaction, PENDING_TRANSACTION } from "./pending-transaction.js";
 import { checkRecoveryMode, RECOVERY_MODE } from "./recovery-mode.js";
 import { checkMaintenanceFlag, MAINTENANCE_FLAG } from "./maintenance-flag.js";
+import { checkStateNotServed, STATE_NOT_SERVED } from "./state-not-served.js";
 import { checkSmokeCommand, checkPostUpgradeCommand, SMOKE_COMMAND, POST_UPGRADE_COMMAND } from "./smoke-command.js";
 
 export type { CheckResult, CheckStatus, PreflightInput } from "./types.js";
@@ -39,6 +40,7 @@ export const CHECKS: readonly Check[] = [
   { id: MODIFIED_CORE, run: checkModifiedCore },
   { id: SMOKE_COMMAND, run: checkSmokeCommand },
   { id: POST_UPGRADE_COMMAND, run: checkPostUpgradeCommand },
+  { id: STATE_NOT_SERVED, run: checkStateNotServed },
 ];
 
 /** The ids a user may pass to `--ignore-check` (part of the user contract). */

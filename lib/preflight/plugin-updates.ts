@@ -1,6 +1,7 @@
 import { parseConstraint, satisfies } from "./composer-constraint.js";
 import { readPlugins } from "../install/plugins.js";
 import { readFeedLikeText } from "../stage/feed.js";
+import { httpDeadlines } from "../stage/http.js";
 import { pass, warn, type CheckResult, type PreflightInput } from "./types.js";
 import { errorMessage } from "../util/errors.js";
 import { versioning } from "../util/version.js";
@@ -39,7 +40,7 @@ export async function checkPluginUpdates({ inst, release }: PreflightInput): Pro
   if (!feed) return pass(PLUGIN_UPDATES, "no packagesFeed configured");
   let index: Map<string, IndexEntry>;
   try {
-    index = readIndex(await readFeedLikeText(feed, `packagesFeed ${feed}`, inst.root));
+    index = readIndex(await readFeedLikeText(feed, `packagesFeed ${feed}`, inst.root, httpDeadlines(inst.config.limits, "feed")));
   } catch (err) {
     return warn(PLUGIN_UPDATES, `cannot read packagesFeed ${feed}: ${errorMessage(err)}`, "fix packagesFeed in gpm.json, or check the plugins by hand");
   }

@@ -8,6 +8,7 @@ import { finishSwap } from "../txn/run.js";
 import type { Journal } from "../txn/journal.js";
 import { pruneSnapshots } from "./retention.js";
 import path from "node:path";
+import { openFatalWindow } from "../web/guard.js";
 
 /**
  * Finish a committed upgrade: the runner's finishing steps (lib/txn/run.ts:
@@ -36,6 +37,8 @@ export async function finalizeUpgrade(
       await writeManifest(inst, m);
     },
     scratch: () => removeStagedLeftovers(inst, m.id),
+    // Before the flag comes down: the first request of the new release already runs under the guard's window.
+    beforeFlagDown: () => openFatalWindow(inst, m.id, m.to),
   });
   // Records mirror the store: pruning removed manifests, so mirror again.
   if ((await pruneSnapshots(inst, o.log)).length) await mirrorRecords(inst);

@@ -12,6 +12,8 @@ import { smokeCheck, checkStagedFiles, type SmokeResult } from "./smoke.js";
 import { runProcess, describeFailure } from "./run-process.js";
 import { finalizeUpgrade, removeStagedLeftovers } from "./finalize.js";
 import { keepOwnership } from "./ownership.js";
+import { protectStateDirs } from "../web/state-dirs.js";
+import { writeGuardFile } from "../web/guard.js";
 
 /** What promote needs of a staged release (lib/stage's Stage satisfies it). */
 export interface Staged {
@@ -45,6 +47,8 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
   timings.plan = Date.now() - t;
   killPoint("promote:planned");
 
+  await protectStateDirs(inst);
+  await writeGuardFile(inst);
   let smoke: SmokeResult | null = null;
   const j = await runSwap(inst, {
     kind: "upgrade",

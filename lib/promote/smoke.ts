@@ -8,6 +8,7 @@ import { fail } from "../util/errors.js";
 import { holds } from "../txn/fs-ops.js";
 import type { Move } from "../txn/journal.js";
 import { runProcess, describeFailure } from "./run-process.js";
+import { runPhpServerCheck } from "./php-server.js";
 import type { FileRecord } from "../store/files-record.js";
 
 export interface SmokeResult {
@@ -28,7 +29,8 @@ export interface SmokeResult {
  * files.json before the flag went up, see checkStagedFiles):
  *  1. built in: the installed version now reads as the target, and every
  *     staged entry stands at its live path — the very entry, by identity;
- *  2. the configured command (argv, cwd = root, fresh process, timeout);
+ *  2. the configured command (argv, cwd = root, fresh process, timeout), or
+ *     the phpServer check (php -S on the promoted root, lib/promote/php-server.ts);
  *  3. healthUrl: GET, 2xx within the timeout (header X-GPM-Smoke-Check: 1, so
  *     an application answering 503 in maintenance can let it through).
  */
@@ -43,7 +45,14 @@ export async function smokeCheck(inst: Installation, o: { to: string; installed:
     if (!(await holds(path.join(inst.root, m.to), m))) return failWith(`${m.to} of the release is not in place after the swap`);
   }
 
-  const timeoutMs = (cfg?.timeoutSec ?? 120) * 1000;
+  const timeoutMs = (cfg?.timeoutSec ?? 60) * 1000;
+  if (cfg?.phpServer && !cfg.command) {
+    const out = await runPhpServerCheck(inst.root, cfg.phpServer, { timeoutMs, env: { GPM_SMOKE_CHECK: "1", GPM_TARGET_VERSION: o.to } });
+    res.command = out.command;
+    res.status = out.status;
+    res.output = out.output;
+    if (out.reason) return failWith(out.reason);
+  }
   if (cfg?.command) {
     const out = await runProcess(cfg.command, { cwd: inst.root, timeoutMs, env: { GPM_SMOKE_CHECK: "1", GPM_TARGET_VERSION: o.to } });
     res.exitCode = out.exitCode;

@@ -26,6 +26,8 @@ export interface DownloadOptions {
   log: Logger;
   /** Stop early (the stage stops the download when its concurrent user/ copy fails). */
   signal?: AbortSignal;
+  /** limits.stallTimeoutSec in ms: a transfer that delivers no byte for this long is abandoned. */
+  stallMs?: number;
 }
 
 const HINT = "check the feed and your network, then try again";
@@ -67,7 +69,7 @@ export async function downloadRelease(release: Release, dest: string, opts: Down
     source = stream;
     cancel = async () => void stream.destroy();
   } else if (url.protocol === "http:" || url.protocol === "https:") {
-    const res = await httpGet(url.href, what, HINT);
+    const res = await httpGet(url.href, what, HINT, opts.stallMs === undefined ? {} : { stallMs: opts.stallMs });
     const len = res.headers.get("content-length");
     if (len !== null && /^\d+$/.test(len)) declaredLength = Number(len);
     source = res.chunks();

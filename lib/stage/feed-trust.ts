@@ -88,7 +88,7 @@ async function readSignature(feed: FetchedFeed): Promise<{ buf: Buffer; display:
   const url = signatureUrl(feed.url);
   const display = url.protocol === "file:" ? `${feed.display}.sig` : url.href;
   try {
-    return { buf: await readBytes(url, `feed signature ${display}`, MAX_SIG_BYTES), display };
+    return { buf: await readBytes(url, `feed signature ${display}`, MAX_SIG_BYTES, feed.deadlines), display };
   } catch (err) {
     throw integrity(`feed ${feed.display} has no readable signature ${display} (${errorMessage(err)}), and feedKey is configured`, "publish the detached signature beside the feed (docs/FEED.md, signing); nothing was installed");
   }

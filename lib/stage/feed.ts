@@ -20,7 +20,7 @@ import { errnoCode, fail, integrity } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
 import { versioning, type Versioning } from "../util/version.js";
 import type { Release } from "./types.js";
-import { httpGet } from "./http.js";
+import { httpGet, type HttpDeadlines } from "./http.js";
 import { readGithubFeed } from "./feed-github.js";
 
 export { parseVersionArg, selectRelease, missingSha256, releasesBetween, type SelectOptions } from "./feed-select.js";
@@ -72,6 +72,8 @@ export interface LoadFeedOptions {
    * is read: feed trust (lib/stage/feed-trust.ts) hooks in here.
    */
   verify?: (feed: FetchedFeed) => Promise<void>;
+  /** limits.feedTimeoutSec / stallTimeoutSec (lib/stage/http.ts httpDeadlines). */
+  deadlines?: HttpDeadlines;
 }
 
 export interface FetchedFeed {
@@ -79,6 +81,8 @@ export interface FetchedFeed {
   doc: unknown;
   url: URL;
   display: string;
+  /** The feed's deadlines: what is read beside it (its signature) gets the same. */
+  deadlines?: HttpDeadlines | undefined;
 }
 
 export const GRAV_ASSET_PATTERN = "^grav-update-v?[0-9].*\\.zip$";
@@ -87,14 +91,14 @@ export const GRAV_ASSET_PATTERN = "^grav-update-v?[0-9].*\\.zip$";
 export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Promise<Release[]> {
   if (feed === null || feed.trim() === "") throw fail("no feed configured — set feed in gpm.json or pass --feed");
   const source = feedSource(feed, opts.baseDir ?? process.cwd());
-  const bytes = await readBytes(source.url, `feed ${source.display}`);
+  const bytes = await readBytes(source.url, `feed ${source.display}`, MAX_FEED_BYTES, opts.deadlines);
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw fail(`feed ${source.display} is not valid JSON`, FEED_HINT);
   }
-  await opts.verify?.({ bytes, doc: raw, url: source.url, display: source.display });
+  await opts.verify?.({ bytes, doc: raw, url: source.url, display: source.display, deadlines: opts.deadlines });
   const versions = opts.versions ?? versioning();
   let releases: Release[];
   if (Array.isArray(raw)) {
@@ -107,7 +111,7 @@ export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Prom
       label: (r, i) => releaseLabel(r, i, "tag_name"),
       describeIssue,
       releaseUrl: (u, label) => releaseUrl(u, source, label),
-      readText,
+      readText: (url: URL, what: string) => readText(url, what, opts.deadlines),
     });
   } else if (typeof raw === "object" && raw !== null && Array.isArray((raw as { releases?: unknown }).releases)) {
     releases = readNativeFeed((raw as { releases: unknown[] }).releases, source, versions, opts.log);
@@ -128,8 +132,8 @@ export async function loadFeed(feed: string | null, opts: LoadFeedOptions): Prom
  * or a path relative to `baseDir`; same size cap and deadlines): the
  * `packagesFeed` plugin index.
  */
-export async function readFeedLikeText(spec: string, what: string, baseDir: string): Promise<string> {
-  return readText(feedSource(spec, baseDir).url, what);
+export async function readFeedLikeText(spec: string, what: string, baseDir: string, deadlines?: HttpDeadlines): Promise<string> {
+  return readText(feedSource(spec, baseDir).url, what, deadlines);
 }
 
 function feedSource(feed: string, baseDir: string): FeedSource {
@@ -156,12 +160,12 @@ function feedSource(feed: string, baseDir: string): FeedSource {
   return { display: feed, url: pathToFileURL(path.resolve(baseDir, feed)), remote: false };
 }
 
-async function readText(url: URL, what: string): Promise<string> {
-  return (await readBytes(url, what)).toString("utf8");
+async function readText(url: URL, what: string, deadlines?: HttpDeadlines): Promise<string> {
+  return (await readBytes(url, what, MAX_FEED_BYTES, deadlines)).toString("utf8");
 }
 
-/** The bytes of an http(s) or file URL, at most `max` (MAX_FEED_BYTES). `what` starts every message. */
-export async function readBytes(url: URL, what: string, max = MAX_FEED_BYTES): Promise<Buffer> {
+/** The bytes of an http(s) or file URL, at most `max` (MAX_FEED_BYTES), within `deadlines` (limits.feedTimeoutSec/stallTimeoutSec). `what` starts every message. */
+export async function readBytes(url: URL, what: string, max = MAX_FEED_BYTES, deadlines?: HttpDeadlines): Promise<Buffer> {
   if (url.protocol === "file:") {
     const file = fileURLToPath(url);
     let st;
@@ -178,7 +182,7 @@ export async function readBytes(url: URL, what: string, max = MAX_FEED_BYTES): P
       throw fail(`${what} cannot be read: ${errnoCode(err) ?? err}`, FEED_HINT);
     }
   }
-  const res = await httpGet(url.href, what, FEED_HINT);
+  const res = await httpGet(url.href, what, FEED_HINT, deadlines);
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.chunks()) {

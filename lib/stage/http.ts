@@ -4,6 +4,17 @@ import { errnoCode, errorMessage, fail } from "../util/errors.js";
 /** No answer (headers, or the next chunk of a body) for this long: the server is treated as unreachable. */
 export const HTTP_TIMEOUT_MS = 30_000;
 
+/** Deadlines of one transfer (invariant 9): `stallMs` without a byte (limits.stallTimeoutSec), `totalMs` overall (limits.feedTimeoutSec, feeds only). */
+export interface HttpDeadlines {
+  stallMs?: number;
+  totalMs?: number;
+}
+
+/** The deadlines gpm.json's `limits` give a feed (overall and stall) or a release download (stall). */
+export function httpDeadlines(limits: { feedTimeoutSec: number; stallTimeoutSec: number }, kind: "feed" | "download"): HttpDeadlines {
+  return { stallMs: limits.stallTimeoutSec * 1000, ...(kind === "feed" ? { totalMs: limits.feedTimeoutSec * 1000 } : {}) };
+}
+
 export interface HttpResponse {
   status: number;
   headers: Headers;
@@ -25,9 +36,11 @@ function networkReason(err: unknown): string {
  * starts every message ("feed https://…", "download of https://…").
  * `accept-encoding: identity` so that the bytes hashed are the bytes served.
  */
-export async function httpGet(url: string, what: string, hint: string, timeoutMs = HTTP_TIMEOUT_MS): Promise<HttpResponse> {
+export async function httpGet(url: string, what: string, hint: string, deadlines: HttpDeadlines = {}): Promise<HttpResponse> {
   const ac = new AbortController();
+  const timeoutMs = deadlines.stallMs ?? HTTP_TIMEOUT_MS;
   let timedOut = false;
+  let overall = false;
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(timer);
@@ -36,17 +49,27 @@ export async function httpGet(url: string, what: string, hint: string, timeoutMs
       ac.abort();
     }, timeoutMs);
   };
+  // The overall deadline is never re-armed: a server trickling a byte now and then cannot hold gpm (and its lock).
+  const total = deadlines.totalMs === undefined ? undefined : setTimeout(() => {
+    timedOut = overall = true;
+    ac.abort();
+  }, deadlines.totalMs);
   const secs = `${Math.round(timeoutMs / 1000)}s`;
+  const late = (): string => (overall ? `not complete within ${Math.round(deadlines.totalMs! / 1000)}s (limits.feedTimeoutSec)` : `no data for ${secs}${deadlines.stallMs ? " (limits.stallTimeoutSec)" : ""}`);
+  const stop = (): void => {
+    clearTimeout(timer);
+    clearTimeout(total);
+  };
   arm();
   let res: Response;
   try {
     res = await fetch(url, { signal: ac.signal, redirect: "follow", headers: { "accept-encoding": "identity", "user-agent": `gpm/${GPM_VERSION}` } });
   } catch (err) {
-    clearTimeout(timer);
-    throw fail(`${what} is unreachable: ${timedOut ? `no answer within ${secs}` : networkReason(err)}`, hint);
+    stop();
+    throw fail(`${what} is unreachable: ${timedOut ? (overall ? late() : `no answer within ${secs}`) : networkReason(err)}`, hint);
   }
   if (!res.ok) {
-    clearTimeout(timer);
+    stop();
     await res.body?.cancel().catch(() => undefined);
     throw fail(`${what} failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`, hint);
   }
@@ -63,13 +86,13 @@ export async function httpGet(url: string, what: string, hint: string, timeoutMs
           yield chunk;
         }
       } catch (err) {
-        throw fail(`${what} broke off: ${timedOut ? `no data for ${secs}` : networkReason(err)}`, hint);
+        throw fail(`${what} broke off: ${timedOut ? late() : networkReason(err)}`, hint);
       } finally {
-        clearTimeout(timer);
+        stop();
       }
     },
     async cancel() {
-      clearTimeout(timer);
+      stop();
       ac.abort();
       await body?.cancel().catch(() => undefined);
     },

@@ -28,6 +28,7 @@ import type { ProgressFactory } from "../util/progress.js";
 import { checkAbort } from "../util/signals.js";
 import { killPoint } from "../util/seams.js";
 import { downloadRelease } from "./download.js";
+import { protectStateDir } from "../web/state-dirs.js";
 import { extractArchive, type ExtractResult } from "./extract.js";
 import { missingSha256 } from "./feed.js";
 import type { FileRecord } from "../store/files-record.js";
@@ -68,7 +69,7 @@ const since = (t0: number): number => Math.round(performance.now() - t0);
 
 export async function stageRelease(inst: Installation, release: Release, opts: StageOptions): Promise<Stage> {
   if (!release.sha256) throw missingSha256(release);
-  await mkdirp(inst.paths.snapshots);
+  await protectStateDir(inst.paths.snapshots);
   const id = opts.id ?? (await newManifestId(inst, release.version));
   const dir = snapshotDir(inst, id);
   try {
@@ -110,7 +111,7 @@ async function stageInto(inst: Installation, release: Release, opts: StageOption
   const packageBranch = (async (): Promise<{ ex: ExtractResult; size: number }> => {
     let t = performance.now();
     log.info({ version: release.version, url: release.url }, "downloading");
-    const got = await downloadRelease(release, archive, { maxBytes: limits.maxDownloadBytes, progress, log, signal: stop.signal });
+    const got = await downloadRelease(release, archive, { maxBytes: limits.maxDownloadBytes, progress, log, signal: stop.signal, stallMs: limits.stallTimeoutSec * 1000 });
     timings.download = since(t);
     killPoint("stage:downloaded");
     t = performance.now();

@@ -8,6 +8,7 @@ import { enterRecoveryMode } from "../recovery-mode/enter.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction, lowerMaintenanceFlag, endTransaction } from "./transaction.js";
 import type { Journal, Move, TxKind } from "./journal.js";
 import { restoreUserAfterPostUpgrade } from "./restore-user.js";
+import { drainRequests } from "../web/guard.js";
 
 /**
  * The one runner of every swap of the live tree: upgrade, rollback and redo
@@ -18,6 +19,7 @@ import { restoreUserAfterPostUpgrade } from "./restore-user.js";
  *   step                          reversed by
  *   journal written (durably)     undo removes the journal last
  *   maintenance flag raised       undo lowers it
+ *   in-flight requests drained    nothing (the guard lets requests in when the flag is down)
  *   moves applied                 undo renames back, newest first (+ undoExtra)
  *   beforeCommit (postUpgrade,    the undo above; user/ back from the snapshot
  *     smoke check)                  once postUpgrade had started
@@ -69,6 +71,10 @@ export async function runSwap(inst: Installation, s: SwapSpec): Promise<Journal>
     const onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date().toISOString(), pid: process.pid, from: s.from, to: s.to, ...s.flag });
     j.meta.maintenanceOnAt = new Date(onAt).toISOString();
     t = Date.now();
+    // Requests already inside PHP finish on the old tree before it moves (lib/web/guard.ts; bounded).
+    await drainRequests(inst, s.log);
+    timings.drain = Date.now() - t;
+    t = Date.now();
     await applyMoves(inst, j, s.log);
     timings.swap = Date.now() - t;
     if (s.beforeCommit) await s.beforeCommit(j);
@@ -118,6 +124,8 @@ export interface FinishHooks {
   manifest: (downtimeMs: number | null) => Promise<void>;
   /** Remove what the finished swap no longer needs in its snapshot. */
   scratch: () => Promise<void>;
+  /** Just before the maintenance flag comes down (the web guard's window for the new release opens). */
+  beforeFlagDown?: () => Promise<void>;
 }
 
 interface FinishState {
@@ -147,7 +155,8 @@ const FINISH: readonly FinishStep[] = [
   },
   {
     name: "flag",
-    run: async (inst, j, _h, st) => {
+    run: async (inst, j, h, st) => {
+      await h.beforeFlagDown?.();
       await lowerMaintenanceFlag(inst, j);
       st.downtimeMs = j.meta.maintenanceOnAt ? Date.now() - Date.parse(j.meta.maintenanceOnAt) : null;
     },

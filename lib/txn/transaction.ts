@@ -10,6 +10,7 @@ import type { Logger } from "../util/log.js";
 import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move, type TxKind, type EntryId } from "./journal.js";
 import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from "./fs-ops.js";
 import { mkdirp } from "../util/owner.js";
+import { releaseDrain } from "../web/guard.js";
 
 /**
  * THE one place that changes the live tree (DESIGN invariant 2).
@@ -96,6 +97,7 @@ export async function lowerMaintenanceFlag(inst: Installation, j: Journal): Prom
   const file = abs(inst, j.maintenanceFlag);
   await fsp.rm(file, { force: true });
   await fsyncDir(path.dirname(file));
+  releaseDrain(); // the guard lets requests in again (lib/web/guard.ts)
 }
 
 /** Make every move, in order. Throws on the first failure or signal; the caller undoes. */

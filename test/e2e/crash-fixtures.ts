@@ -84,7 +84,7 @@ export async function assertCleanState(root: string, s: StatusJson, maintenanceF
   await assert.rejects(fsp.lstat(path.join(root, ".gpm/journal.json")), "journal gone");
   await assert.rejects(fsp.lstat(path.join(root, maintenanceFlag)), "maintenance flag gone");
   const store = path.join(root, "snapshots");
-  for (const id of await fsp.readdir(store).catch(() => [] as string[])) {
+  for (const id of (await fsp.readdir(store).catch(() => [] as string[])).filter((n) => n !== ".htaccess")) {
     const dir = path.join(store, id);
     const m = JSON.parse(await fsp.readFile(path.join(dir, "manifest.json"), "utf8").catch(() => "null")) as { id: string; status: string } | null;
     assert.ok(m && m.id === id, `snapshots/${id} is a finished snapshot with a manifest`);

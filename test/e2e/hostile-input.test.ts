@@ -165,7 +165,7 @@ const CASES: Case[] = [
       code: Exit.ERROR,
       message: /no manifest with id|is not a manifest id/,
       setup: async (c) => {
-        const real = (await fsp.readdir(path.join(c.root, "snapshots")))[0]!;
+        const real = ((await fsp.readdir(path.join(c.root, "snapshots"))).filter((n) => n !== ".htaccess"))[0]!;
         return ["rollback", id.replaceAll("$ID", real)];
       },
     }),
@@ -176,7 +176,7 @@ const CASES: Case[] = [
     code: Exit.ERROR,
     message: /no manifest with id/,
     setup: async (c) => {
-      const id = (await fsp.readdir(path.join(c.root, "snapshots")))[0]!;
+      const id = ((await fsp.readdir(path.join(c.root, "snapshots"))).filter((n) => n !== ".htaccess"))[0]!;
       const mf = path.join(c.root, "snapshots", id, "manifest.json");
       const m = JSON.parse(await fsp.readFile(mf, "utf8")) as { core: string[] };
       m.core.push("../victim");
@@ -343,7 +343,7 @@ describe("e2e: hostile input is refused and changes nothing", function () {
     const victim = path.join(path.dirname(site), "victim");
     await fsp.mkdir(victim);
     await fsp.writeFile(path.join(victim, "important.txt"), "keep me\n");
-    const id = (await fsp.readdir(path.join(site, "snapshots")))[0]!;
+    const id = ((await fsp.readdir(path.join(site, "snapshots"))).filter((n) => n !== ".htaccess"))[0]!;
     const mf = path.join(site, "snapshots", id, "manifest.json");
     const m = JSON.parse(await fsp.readFile(mf, "utf8")) as { core: string[] };
     m.core.push("../victim"); // "dropped by the new release": it would be moved into the new snapshot
@@ -351,7 +351,7 @@ describe("e2e: hostile input is refused and changes nothing", function () {
     const r = await runGpm(["self-upgrade", "--version", "1.8.2", "--root", site, "--feed", feed]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await fsp.readFile(path.join(victim, "important.txt"), "utf8"), "keep me\n");
-    const snaps = await fsp.readdir(path.join(site, "snapshots"));
+    const snaps = (await fsp.readdir(path.join(site, "snapshots"))).filter((n) => n !== ".htaccess");
     for (const s of snaps) assert.ok(!(await fsp.readdir(path.join(site, "snapshots", s))).includes("victim"), "nothing from outside was moved in");
   });
 

@@ -88,7 +88,7 @@ describe("e2e: randomized kills during an upgrade of a large tree", function () 
     const journal = JSON.parse(await fsp.readFile(path.join(root, ".gpm/journal.json"), "utf8").catch(() => "null")) as { phase: string; kind: string } | null;
     if (journal) return `${journal.kind} journal, ${journal.phase}`;
     if (fs.existsSync(path.join(root, ".upgrading"))) return "maintenance flag without journal";
-    const store = await fsp.readdir(path.join(root, "snapshots")).catch(() => [] as string[]);
+    const store = (await fsp.readdir(path.join(root, "snapshots")).catch(() => [] as string[])).filter((n) => n !== ".htaccess");
     for (const id of store) {
       const m = JSON.parse(await fsp.readFile(path.join(root, "snapshots", id, "manifest.json"), "utf8").catch(() => "null")) as { status: string } | null;
       if (!m) return "stage without manifest";
@@ -182,14 +182,14 @@ describe("e2e: randomized kills during an upgrade of a large tree", function () 
     const r = await run.done;
     assert.equal(r.signal, "SIGKILL", r.stderr);
     assert.equal(await landedAt(root), "stage without manifest");
-    const [id] = await fsp.readdir(path.join(root, "snapshots"));
+    const [id] = (await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".htaccess");
     const written = Object.keys(await treeState(path.join(root, "snapshots", id!, "package"))).length;
     assert.ok(written > 0, "killed with part of the release written");
     const status = await gpmStatus(root);
     await assertCleanState(root, status);
     assert.deepEqual(await liveState(root), oldState);
     assert.deepEqual(await userState(root), oldUser);
-    assert.deepEqual(await fsp.readdir(path.join(root, "snapshots")), [], "nothing of the stage is left");
+    assert.deepEqual((await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".htaccess"), [], "nothing of the stage is left");
     assert.deepEqual(Object.keys(await treeState(root)).filter((k) => !(k in before) && !k.startsWith(".gpm") && k !== "snapshots"), []);
   });
 

@@ -64,7 +64,7 @@ describe("e2e: self-upgrade", function () {
     await assert.rejects(fsp.lstat(path.join(root, ".upgrading")));
     await assert.rejects(fsp.lstat(path.join(root, ".gpm/journal.json")));
     const records = (await fsp.readdir(path.join(root, "user/data/upgrades"))).sort();
-    const ids = (await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".gitkeep").sort();
+    const ids = ((await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".htaccess")).filter((n) => n !== ".gitkeep").sort();
     assert.deepEqual(records, ids.map((i) => `${i}.json`));
     // The snapshot holds the whole prior tree, and nothing of the stage is left.
     const snap = path.join(root, "snapshots", out.manifest.id);
@@ -82,7 +82,7 @@ describe("e2e: self-upgrade", function () {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /error: smoke check `node bin\/check.mjs` exited 3: smoke 1\.8\.0; the previous tree was restored/);
     assert.equal(await treeHash(root, { exclude: notGpmState }), before);
-    const [id] = (await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".gitkeep");
+    const [id] = ((await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".htaccess")).filter((n) => n !== ".gitkeep");
     const m = await readJsonFile<{ status: string; error: string; smoke: { exitCode: number; output: string } }>(path.join(root, "snapshots", id!, "manifest.json"));
     assert.equal(m.status, "restored");
     assert.equal(m.smoke.exitCode, 3);
@@ -106,7 +106,7 @@ describe("e2e: self-upgrade", function () {
     let r = await runGpm(["self-upgrade", "--version", "1.7.48", "--root", root, "--feed", feed]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /1\.7\.48 is already installed; nothing to do/);
-    assert.deepEqual((await fsp.readdir(path.join(root, "snapshots")).catch(() => [])).filter((n) => n !== ".gitkeep"), []);
+    assert.deepEqual(((await fsp.readdir(path.join(root, "snapshots")).catch(() => [])).filter((n) => n !== ".htaccess")).filter((n) => n !== ".gitkeep"), []);
     r = await runGpm(["self-upgrade", "--root", root, "--feed", feed]);
     assert.equal(r.code, 0, r.stderr);
     r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed]);
@@ -184,7 +184,7 @@ describe("e2e: self-upgrade", function () {
       const r = await runGpm(["self-upgrade", "--version", v, "--root", root, "--feed", f]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const ids = (await fsp.readdir(path.join(root, "snapshots"))).sort();
+    const ids = ((await fsp.readdir(path.join(root, "snapshots"))).filter((n) => n !== ".htaccess")).sort();
     assert.equal(ids.length, 3);
     assert.deepEqual(ids.map((i) => i.replace(/^.*Z-/, "")), ["1.8.2", "1.8.3", "1.8.4"]);
     assert.equal((await fsp.readdir(path.join(root, "user/data/upgrades"))).length, 3);

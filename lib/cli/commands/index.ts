@@ -9,6 +9,7 @@ export { rollbackCommand } from "./rollback.js";
 export { snapshotsCommand } from "./snapshots.js";
 export { verifyCommand } from "./verify.js";
 export { statusCommand } from "./status.js";
+export { repairCommand } from "./repair.js";
 export { recoveryCommand } from "./recovery.js";
 export { migrateInstallationCommand } from "./migrate-installation.js";
 export { versionCommand } from "./version.js";

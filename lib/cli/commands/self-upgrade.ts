@@ -54,7 +54,7 @@ export const selfUpgradeCommand = defineCommand({
       const m = r.manifest;
       return {
         data: { action: r.action, installed: r.installed, target: r.target, id: m.id, downtimeMs: m.downtimeMs, manifest: m, checks: r.checks, ...repaired },
-        lines: [`upgraded ${r.installed} → ${m.to} (snapshot ${m.id}, downtime ${m.downtimeMs} ms); undo with: gpm rollback ${m.id}`],
+        lines: [`upgraded ${r.installed} → ${m.to} (snapshot ${m.id}, downtime ${m.downtimeMs} ms maintenance on → off, smoke check included); undo with: gpm rollback ${m.id}`],
       };
     };
   },

@@ -31,21 +31,34 @@ describe("install: gpm.json", () => {
     assert.equal(c.assetPattern, "^grav-update-v?[0-9].*\\.zip$");
     assert.equal(c.packagesFeed, null);
     assert.equal(c.postUpgrade, null);
-    assert.deepEqual(c.smokeCheck, { command: ["php", "bin/grav", "check"], timeoutSec: 120 });
+    assert.deepEqual(c.smokeCheck, { command: null, phpServer: { router: "system/router.php", path: "/", failPattern: "Fatal error|Parse error|Please run: <i>bin/grav install" }, timeoutSec: 60 });
+    assert.equal(c.siteUrl, null);
     assert.equal(c.healthUrl, null);
     assert.equal(c.maintenanceFlag, ".upgrading");
     assert.equal(c.recoveryFlag, "system/recovery.flag");
     assert.deepEqual(c.pluginDirs, ["user/plugins", "user/themes"]);
     assert.equal(c.publicKey, null);
-    assert.deepEqual(c.limits, { maxFiles: 200000, maxUnpackedBytes: 2147483648, maxDownloadBytes: 1073741824 });
+    assert.deepEqual(c.limits, { maxFiles: 200000, maxUnpackedBytes: 2147483648, maxDownloadBytes: 1073741824, feedTimeoutSec: 60, stallTimeoutSec: 30 });
   });
 
   it("fills nested defaults and keeps what is given", () => {
     const c = parseConfig({ keep: 5, limits: { maxFiles: 10 }, smokeCheck: { command: ["true"] } }, ROOT);
     assert.equal(c.keep, 5);
-    assert.deepEqual(c.limits, { maxFiles: 10, maxUnpackedBytes: 2147483648, maxDownloadBytes: 1073741824 });
-    assert.deepEqual(c.smokeCheck, { command: ["true"], timeoutSec: 120 });
+    assert.deepEqual(c.limits, { maxFiles: 10, maxUnpackedBytes: 2147483648, maxDownloadBytes: 1073741824, feedTimeoutSec: 60, stallTimeoutSec: 30 });
+    assert.deepEqual(c.smokeCheck, { command: ["true"], phpServer: null, timeoutSec: 60 });
     assert.equal(parseConfig({ smokeCheck: null }, ROOT).smokeCheck, null);
+    // A timeout alone keeps the default phpServer check; a path of our own keeps the other defaults.
+    assert.equal(parseConfig({ smokeCheck: { timeoutSec: 5 } }, ROOT).smokeCheck?.phpServer?.router, "system/router.php");
+    assert.deepEqual(parseConfig({ smokeCheck: { phpServer: { path: "/health" } } }, ROOT).smokeCheck?.phpServer, { router: "system/router.php", path: "/health", failPattern: "Fatal error|Parse error|Please run: <i>bin/grav install" });
+    assert.equal(parseConfig({ smokeCheck: { phpServer: null } }, ROOT).smokeCheck?.phpServer, null);
+  });
+
+  it("refuses a phpServer check beside a command, a router outside the root, a bad failPattern", () => {
+    refuses({ smokeCheck: { command: ["true"], phpServer: {} } }, /smokeCheck: give either command or phpServer, not both/);
+    refuses({ smokeCheck: { phpServer: { router: "../router.php" } } }, /smokeCheck\.phpServer\.router: "\.\.\/router\.php" must be a relative path inside the root/);
+    refuses({ smokeCheck: { phpServer: { failPattern: "(" } } }, /smokeCheck\.phpServer\.failPattern: not a valid regular expression/);
+    refuses({ siteUrl: "ftp://x" }, /siteUrl/);
+    refuses({ limits: { stallTimeoutSec: 0 } }, /limits\.stallTimeoutSec/);
   });
 
   it("refuses an unknown key, naming it", () => {

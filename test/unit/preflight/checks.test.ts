@@ -342,7 +342,7 @@ describe("preflight checks", () => {
   describe("smoke-command and post-upgrade-command", () => {
     it("passes when argv[0] is on PATH, fails with the fix when it is not", async () => {
       const inst = await site();
-      inst.config.smokeCheck = { command: ["php", "bin/grav", "check"], timeoutSec: 60 };
+      inst.config.smokeCheck = { command: ["php", "bin/grav", "check"], phpServer: null, timeoutSec: 60 };
       const bin = await fakePhpBin();
       await withPath([bin], async () => {
         const r = await checkSmokeCommand(input(inst));
@@ -359,11 +359,11 @@ describe("preflight checks", () => {
 
     it("resolves a path relative to the root: executable passes, not executable fails, missing warns", async () => {
       const inst = await site();
-      inst.config.smokeCheck = { command: ["bin/grav", "check"], timeoutSec: 60 };
+      inst.config.smokeCheck = { command: ["bin/grav", "check"], phpServer: null, timeoutSec: 60 };
       assertPass(await checkSmokeCommand(input(inst)), "smoke-command");
-      inst.config.smokeCheck = { command: ["./index.php"], timeoutSec: 60 };
+      inst.config.smokeCheck = { command: ["./index.php"], phpServer: null, timeoutSec: 60 };
       assertFail(await checkSmokeCommand(input(inst)), "smoke-command", "not an executable file");
-      inst.config.smokeCheck = { command: ["bin/not-yet"], timeoutSec: 60 };
+      inst.config.smokeCheck = { command: ["bin/not-yet"], phpServer: null, timeoutSec: 60 };
       assert.equal((await checkSmokeCommand(input(inst))).status, "warn");
     });
 

@@ -27,6 +27,7 @@ describe("preflight/runPreflight", () => {
     assert.deepEqual([...CHECK_IDS], [
       "pending-transaction", "recovery-mode", "maintenance-flag", "runtime-node", "runtime-php", "php-extensions", "disk-space",
       "root-writable", "same-filesystem", "plugin-conflicts", "plugin-dependencies", "plugin-updates", "modified-core", "smoke-command", "post-upgrade-command",
+      "state-not-served",
     ]);
     for (const r of results) assert.equal(r.status, "pass", `${r.id}: ${r.message}`);
     assert.deepEqual(blockingFailures(results, { ignore: [], force: false }), []);
