@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { GpmError, Exit, fail, errnoCode } from "../util/errors.js";
 import { readJsonIfExists, writeJsonDurable, resolveInside, readRegularFile, exists } from "../util/fsx.js";
-import { mkdirp, registerTreeOwner } from "../util/owner.js";
+import { registerTreeOwner } from "../util/owner.js";
 import { loadConfig, type Config } from "./config.js";
 import { checkStateEntries } from "./state-entries.js";
 import { protectStateDir } from "../web/state-dirs.js";

@@ -41,7 +41,7 @@ import type { Release } from "./types.js";
 import { verifyHash, verifySignature } from "./verify.js";
 import { checkPackageIsRelease } from "./release-check.js";
 import { versioning } from "../util/version.js";
-import { giveOwner, mkdirp } from "../util/owner.js";
+import { giveOwner } from "../util/owner.js";
 
 export interface Stage {
   id: string;

@@ -42,7 +42,16 @@ export function parseSeams(env: NodeJS.ProcessEnv): Seams {
   });
 }
 
-export const seams: Seams = parseSeams(process.env);
+export let seams: Seams = parseSeams(process.env);
+
+/**
+ * Read the variables again. Only a unit test that sets one in its own process
+ * (the EXDEV copy fallback of lib/txn) calls this; the CLI reads them once, at
+ * start-up, and never again.
+ */
+export function reloadSeams(env: NodeJS.ProcessEnv = process.env): void {
+  seams = parseSeams(env);
+}
 
 /*
  * Kill-point names are `<phase>:<step>`. The transaction layer names its points

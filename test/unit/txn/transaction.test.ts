@@ -6,6 +6,7 @@ import { openInstallation, type Installation } from "../../../lib/install/instal
 import { beginTransaction, applyMoves, undoTransaction, planMove, raiseMaintenanceFlag } from "../../../lib/txn/transaction.js";
 import { readJournal, type Move } from "../../../lib/txn/journal.js";
 import { silentLogger } from "../../../lib/util/log.js";
+import { reloadSeams } from "../../../lib/util/seams.js";
 
 /** The transaction layer on real folders: journal first, undo worked out from the disk by inode. */
 describe("txn: journaled moves", () => {
@@ -103,9 +104,11 @@ describe("txn: journaled moves", () => {
   describe("across devices (EXDEV: the copy fallback)", () => {
     beforeEach(() => {
       process.env.GPM_TEST_EXDEV = "1";
+      reloadSeams();
     });
     afterEach(() => {
       delete process.env.GPM_TEST_EXDEV;
+      reloadSeams();
     });
 
     it("copies instead of renaming, keeps links verbatim, and undoes by copying back", async () => {
