@@ -9,7 +9,7 @@ import { readManifest, listManifests } from "../../../lib/store/manifest.js";
 import { discardStage, stageRelease } from "../../../lib/stage/stage.js";
 import type { FileRecord } from "../../../lib/store/files-record.js";
 import type { Release } from "../../../lib/stage/types.js";
-import { Exit } from "../../../lib/util/errors.js";
+import { Exit, GpmError } from "../../../lib/util/errors.js";
 import { silentLogger } from "../../../lib/util/log.js";
 import { noProgress } from "../../../lib/util/progress.js";
 import { makeFeed, makeSite, releaseTree, serveDir, tmpDir, treeHash, treeState, type Server } from "../../helpers/fixtures.js";
@@ -117,12 +117,8 @@ describe("stage/stage: stageRelease", () => {
     assert.ok(fs.existsSync(path.join(stage.dir, "manifest.json")), "the existing stage is untouched");
   });
 
-  it("does not copy the snapshot store into itself when it lives inside user/", async () => {
-    const { inst, release, root } = await setup({ snapshotDir: "user/snapshots" });
-    const stage = await stageRelease(inst, release, opts);
-    assert.equal(stage.dir, path.join(root, "user", "snapshots", stage.id));
-    assert.equal(fs.existsSync(path.join(stage.dir, "user", "snapshots")), false);
-    assert.ok(fs.existsSync(path.join(stage.dir, "user", "config", "site.yaml")));
+  it("refuses a snapshot store inside user/ (SPEC section 2: it would be copied into every snapshot and swapped away with user/)", async () => {
+    await assert.rejects(setup({ snapshotDir: "user/snapshots" }), (err: unknown) => err instanceof GpmError && err.code === Exit.ERROR && /snapshotDir: "user\/snapshots" lies inside user\//.test(err.message));
   });
 
   describe("on failure, removes snapshots/<id>/ and changes nothing else", () => {
