@@ -113,7 +113,7 @@ export async function acquireLock(inst: Installation, command: string, log: Logg
       );
     }
     if (holder.pid > 0) log.warn({ holder }, `taking over a stale lock of pid ${holder.pid} (process is gone)`);
-    else log.warn(`taking over ${inst.paths.lock}: it names no process (not a lock gpm wrote, or torn by a crash)`);
+    else log.warn(`taking over a stale lock ${inst.paths.lock}: it names no process (not a lock gpm wrote, or torn by a crash)`);
     // Rename, not unlink: of two gpm racing for the same stale lock only one rename succeeds.
     const stale = `${inst.paths.lock}.stale-${process.pid}`;
     try {

@@ -76,7 +76,8 @@ export async function readJournal(inst: Installation): Promise<Journal | undefin
   try {
     raw = await readJsonIfExists<unknown>(inst.paths.journal);
   } catch (err) {
-    if (err instanceof GpmError) throw fail(`${err.message}; gpm will not act on it`, "put back the journal from a backup, or finish the interrupted run by hand as docs/RECOVERY.md (a damaged journal) describes");
+    // One line naming the file; the detail (not JSON, a FIFO…) goes in the hint with what to do.
+    if (err instanceof GpmError) throw fail(`${inst.paths.journal} is corrupt`, `see docs/RECOVERY.md (a damaged journal): ${err.message}; gpm will not act on it — put back the journal from a backup, or finish the interrupted run by hand`);
     throw err;
   }
   if (raw === undefined) return undefined;

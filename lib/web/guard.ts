@@ -17,7 +17,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Installation } from "../install/installation.js";
-import { mkdirp } from "../util/owner.js";
+import { giveOwner, mkdirp } from "../util/owner.js";
 import type { Logger } from "../util/log.js";
 import { writeJsonDurable } from "../util/fsx.js";
 import { STATE_FILE_MODE } from "./state-dirs.js";
@@ -55,6 +55,7 @@ export async function writeGuardFile(inst: Installation, win: { manifest: string
   await fsp.chmod(guardPath(inst), STATE_FILE_MODE).catch(() => undefined);
   const lock = path.join(inst.paths.gpmDir, INFLIGHT_LOCK);
   await fsp.writeFile(lock, "", { flag: "a", mode: STATE_FILE_MODE });
+  await giveOwner(lock);
 }
 
 /** After an upgrade: open the fatal-error window for FATAL_WINDOW_MS. */

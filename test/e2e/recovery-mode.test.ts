@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { tmpDir, makeSite, makeFeed, runGpm, serveDir, GPM_BIN, REPO, writeTree } from "../helpers/fixtures.js";
 import { openInstallation } from "../../lib/install/installation.js";
 import { verifyToken } from "../../lib/recovery-mode/token.js";
+import { formFields } from "../helpers/html.js";
 
 const ID = "20251017T235348Z-1.8.0";
 
@@ -181,7 +182,9 @@ describe("e2e: gpm recovery", () => {
       const { url, token } = JSON.parse(s.first) as { url: string; token: string };
       const html = await (await fetch(url)).text();
       assert.ok(html.includes(`name="manifest" value="${id}"`), "the upgrade is offered for rollback");
-      const res = await fetch(new URL("/rollback", url), { method: "POST", body: new URLSearchParams({ token, manifest: id }) });
+      // Through the confirmation, as a person would: its form carries the single-use nonce and the live version it expects.
+      const confirm = await (await fetch(new URL(`/rollback/confirm?token=${encodeURIComponent(token)}&manifest=${id}`, url))).text();
+      const res = await fetch(new URL("/rollback", url), { method: "POST", body: new URLSearchParams(formFields(confirm, "/rollback")) });
       const body = await res.text();
       assert.equal(res.status, 200, body);
       assert.match(body, /version 1\.7\.48 is live/);

@@ -66,7 +66,7 @@ describe("e2e: rollback, redo, snapshots, status, verify", function () {
     assert.equal(m.status, "finalized");
     // Records mirror the manifests after every swap, whichever user/ is live.
     const rec = JSON.parse(await fsp.readFile(path.join(root, "user/data/upgrades", `${s2.id}.json`), "utf8"));
-    assert.deepEqual(rec, m);
+    assert.deepEqual(rec, { ...m, recordOf: "gpm" }, "the record is the manifest, marked as gpm's own");
   });
 
   it("verify lists drift and exits 1; status and snapshots report without writing", async () => {
