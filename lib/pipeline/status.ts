@@ -5,6 +5,7 @@ import { readJournal } from "../txn/journal.js";
 import { listManifests, snapshotDir, type Manifest } from "../store/manifest.js";
 import { readJsonIfExists, treeSize } from "../util/fsx.js";
 import { readRecoveryFlag } from "../recovery-mode/flag.js";
+import { manifestsWithSource } from "../store/way-back.js";
 
 export interface StatusReport {
   root: string;
@@ -48,13 +49,18 @@ export interface SnapshotRow {
   status: Manifest["status"];
   size: number;
   downtimeMs: number | null;
+  /** Kept from retention (`gpm snapshots pin`, or it holds the user/ a rollback --with-user replaced). */
+  pinned: boolean;
+  /** The live tree came from this snapshot (the upgrade that installed it, or the rollback that put it back). */
+  liveSource: boolean;
 }
 
 export async function listSnapshots(inst: Installation): Promise<SnapshotRow[]> {
   const rows: SnapshotRow[] = [];
-  for (const m of await listManifests(inst)) {
+  const { manifests, source } = await manifestsWithSource(inst, await installedVersion(inst));
+  for (const m of manifests) {
     const { bytes } = await treeSize(snapshotDir(inst, m.id));
-    rows.push({ id: m.id, kind: m.kind, from: m.from, to: m.to, date: m.createdAt, status: m.status, size: bytes, downtimeMs: m.downtimeMs });
+    rows.push({ id: m.id, kind: m.kind, from: m.from, to: m.to, date: m.createdAt, status: m.status, size: bytes, downtimeMs: m.downtimeMs, pinned: m.pinned, liveSource: m === source });
   }
   return rows;
 }

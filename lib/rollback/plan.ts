@@ -11,15 +11,16 @@ import { mkdirp } from "../util/owner.js";
 /**
  * Three moves per entry, so that no rename ever lands on an occupied name:
  * live X -> <snap>/.swap/X, <snap>/previous/X -> X, then <snap>/.swap/X ->
- * <snap>/previous/X. user/ the same way with <snap>/user. Cache contents go
+ * <snap>/previous/X. user/ the same way with <snap>/user, only with --with-user. Cache contents go
  * to <snap>/.cleared/ (they belong to the other release) and are deleted at
  * the end.
  */
-export async function planSwap(inst: Installation, m: Manifest): Promise<Move[]> {
+export async function planSwap(inst: Installation, m: Manifest, o: { withUser: boolean }): Promise<Move[]> {
   const sp = snapshotPaths(inst, m.id);
   const names = new Set([...m.core, ...(await fsp.readdir(sp.previous))]);
   const pairs: [live: string, stored: string, parked: string][] = [...names].sort().map((n) => [n, `${sp.rel.previous}/${n}`, `${sp.rel.swap}/${n}`]);
-  pairs.push([rel(inst, inst.paths.user), sp.rel.user, sp.rel.swapUser]);
+  // user/ stays live unless asked (--with-user): content written since the upgrade is never hidden.
+  if (o.withUser) pairs.push([rel(inst, inst.paths.user), sp.rel.user, sp.rel.swapUser]);
   await mkdirp(sp.swap);
 
   const first: Move[] = [];

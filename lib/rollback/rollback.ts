@@ -16,15 +16,21 @@ export interface RollbackResult {
   /** "rollback" when the snapshot's older tree went live, "redo" when its newer one did. */
   direction: "rollback" | "redo";
   downtimeMs: number;
+  /** user/ was swapped too (--with-user); the snapshot holding the replaced user/ is then pinned. */
+  withUser: boolean;
+  /** Quarantined plugins disabled again after user/config came back from the snapshot. */
+  requarantined: string[];
 }
 
 /**
- * Swap the live tree (core entries and user/) with snapshot `id` — by default
- * the newest one not already swapped. A swap, not a restore: the tree it
+ * Swap the live core with snapshot `id`'s — by default the newest one not
+ * already swapped. user/ stays live (content written since the upgrade is
+ * never hidden) unless `withUser`, which swaps it too and pins the snapshot
+ * that then holds the replaced user/. A swap, not a restore: the tree it
  * replaces goes into the snapshot, so the same id again is a redo and nothing
  * is ever lost. Journaled through lib/txn like an upgrade.
  */
-export async function rollback(inst: Installation, id: string | undefined, o: { log: Logger }): Promise<RollbackResult> {
+export async function rollback(inst: Installation, id: string | undefined, o: { log: Logger; withUser?: boolean }): Promise<RollbackResult> {
   const m = id === undefined ? await newestUnswapped(inst) : await requireManifest(inst, id);
   if (m.status !== "finalized" && m.status !== "swapped") {
     throw fail(`snapshot ${m.id} is ${m.status}: only a finalized or swapped snapshot holds a whole tree`, "list them with `gpm snapshots`");
@@ -42,7 +48,14 @@ export async function rollback(inst: Installation, id: string | undefined, o: { 
   const sp = snapshotPaths(inst, m.id);
   if (!(await fsp.stat(sp.previous).catch(() => null))) throw fail(`snapshot ${m.id} has no previous/ tree`, "it cannot be swapped; see docs/RECOVERY.md");
 
-  const moves = await planSwap(inst, m);
+  const withUser = o.withUser === true;
+  if (withUser) {
+    if ((await fsp.lstat(inst.paths.user).catch(() => null))?.isSymbolicLink()) {
+      throw fail(`--with-user: ${inst.paths.user} is a symbolic link`, "gpm keeps a linked user/ as it is; roll back without --with-user and copy what you need from the snapshot's user/");
+    }
+    if (!(await fsp.lstat(sp.user).catch(() => null))?.isDirectory()) throw fail(`--with-user: snapshot ${m.id} holds no user/`, "roll back without --with-user");
+  }
+  const moves = await planSwap(inst, m, { withUser });
   const j = await runSwap(inst, {
     kind: "rollback",
     manifestId: m.id,
@@ -63,7 +76,7 @@ export async function rollback(inst: Installation, id: string | undefined, o: { 
     },
   });
   const done = await finalizeRollback(inst, j, o.log);
-  return { manifest: done.manifest, live: goingLive, direction, downtimeMs: done.downtimeMs };
+  return { manifest: done.manifest, live: goingLive, direction, downtimeMs: done.downtimeMs, withUser: done.withUser, requarantined: done.requarantined };
 }
 
 async function newestUnswapped(inst: Installation): Promise<Manifest> {

@@ -37,13 +37,13 @@ describe("e2e: rollback, redo, snapshots, status, verify", function () {
     const [s1, s2] = (await json("snapshots")).snapshots;
     assert.deepEqual([s1.to, s2.to], ["1.8.0", "1.9.0"]);
 
-    let r = await json("rollback");
+    let r = await json("rollback", "--with-user");
     assert.equal(r.ok, true);
     assert.equal(r.id, s2.id);
     assert.equal(r.direction, "rollback");
     assert.equal(r.live, "1.8.0");
     assert.equal(await siteHash(), at180, "back to the 1.8.0 tree, user/ as it was then");
-    r = await json("rollback");
+    r = await json("rollback", "--with-user");
     assert.equal(r.id, s1.id, "the next rollback steps back one more upgrade");
     assert.equal(await siteHash(), at1748);
     assert.equal((await json("status")).installed, "1.7.48");
@@ -55,9 +55,9 @@ describe("e2e: rollback, redo, snapshots, status, verify", function () {
     assert.equal(outOfOrder.code, 3, "redo of 1.9.0 needs 1.8.0 live");
     assert.match(outOfOrder.stderr, /but 1\.7\.48 is live \(expected 1\.8\.0\)/);
 
-    assert.equal((await json("rollback", s1.id)).direction, "redo");
+    assert.equal((await json("rollback", s1.id, "--with-user")).direction, "redo");
     assert.equal(await siteHash(), at180);
-    r = await json("rollback", s2.id);
+    r = await json("rollback", s2.id, "--with-user");
     assert.equal(r.direction, "redo");
     assert.equal(r.live, "1.9.0");
     assert.equal(await siteHash(), at190, "the page written under 1.9.0 is back");
@@ -65,8 +65,38 @@ describe("e2e: rollback, redo, snapshots, status, verify", function () {
     assert.deepEqual(m.swaps.map((s: { live: string }) => s.live), ["1.8.0", "1.9.0"]);
     assert.equal(m.status, "finalized");
     // Records mirror the manifests after every swap, whichever user/ is live.
-    const rec = JSON.parse(await fsp.readFile(path.join(root, "user/data/upgrades", `${s2.id}.json`), "utf8"));
-    assert.deepEqual(rec, { ...m, recordOf: "gpm" }, "the record is the manifest, marked as gpm's own");
+    const { recordOf, ...rec } = JSON.parse(await fsp.readFile(path.join(root, "user/data/upgrades", `${s2.id}.json`), "utf8"));
+    assert.equal(recordOf, "gpm");
+    assert.deepEqual(rec, m);
+  });
+
+  it("issue 9: rollback keeps user/ live by default — a page written after the upgrade stays on the site; --with-user pins the snapshot", async () => {
+    const b = await tmpDir();
+    const r2 = path.join(b, "site");
+    await makeSite(r2, "1.7.48", { config: { keep: 1 } });
+    const f2 = await makeFeed(path.join(b, "feed"), [{ version: "1.8.0" }, { version: "1.9.0" }]);
+    const g = (...args: string[]): Promise<RunResult> => runGpm([...args, "--root", r2, "--feed", f2]);
+    assert.equal((await g("self-upgrade", "--version", "1.8.0")).code, 0);
+    await writeTree(r2, { "user/pages/03.after/default.md": "written under 1.8.0\n" });
+    const userBefore = await treeHash(path.join(r2, "user"), { exclude: (p) => p === "data" || p.startsWith("data/") });
+    const rb = await g("rollback", "--json");
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.equal(await fsp.readFile(path.join(r2, "user/pages/03.after/default.md"), "utf8"), "written under 1.8.0\n", "the page stays live");
+    assert.equal(await treeHash(path.join(r2, "user"), { exclude: (p) => p === "data" || p.startsWith("data/") }), userBefore, "user/ untouched by the rollback");
+    const id = JSON.parse(rb.stdout).id as string;
+    let m = JSON.parse(await fsp.readFile(path.join(r2, "snapshots", id, "manifest.json"), "utf8"));
+    assert.equal(m.swaps.at(-1).user, false);
+    assert.notEqual(m.pinned, true);
+    // Redo with --with-user: user/ swapped, the snapshot now holds the replaced user/ and is pinned.
+    const redo = await g("rollback", id, "--with-user");
+    assert.equal(redo.code, 0, redo.stderr);
+    m = JSON.parse(await fsp.readFile(path.join(r2, "snapshots", id, "manifest.json"), "utf8"));
+    assert.equal(m.swaps.at(-1).user, true);
+    assert.equal(m.pinned, true);
+    assert.equal(await fsp.readFile(path.join(r2, "snapshots", id, "user/pages/03.after/default.md"), "utf8"), "written under 1.8.0\n", "the replaced user/ is in the snapshot");
+    // keep 1: the next upgrade must not prune the pinned snapshot holding that user/.
+    assert.equal((await g("self-upgrade", "--version", "1.9.0")).code, 0);
+    assert.ok(await fsp.stat(path.join(r2, "snapshots", id, "manifest.json")), "pinned snapshot survives retention");
   });
 
   it("verify lists drift and exits 1; status and snapshots report without writing", async () => {

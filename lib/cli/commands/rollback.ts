@@ -2,17 +2,22 @@ import { defineCommand } from "../spec.js";
 
 export const rollbackCommand = defineCommand({
   name: "rollback",
-  describe: "swap the live tree with a stored snapshot (default: the newest not already swapped); the same id again is a redo",
+  describe: "swap the live core with a stored snapshot's (default: the newest not already swapped); user/ stays live; the same id again is a redo",
   positionals: { "manifest-id": { type: "string", describe: "snapshot id (see `gpm snapshots`)" } },
+  options: { "with-user": { type: "boolean", default: false, describe: "also swap user/ with the snapshot's copy (for a release whose migration damaged it); the snapshot then holding the replaced user/ is pinned" } },
   mode: "write",
   load: async () => {
     const { rollback } = await import("../../rollback/rollback.js");
     return async ({ ctx, args, session: { inst } }) => {
-      const r = await rollback(inst, args.manifestId, { log: ctx.log });
+      const r = await rollback(inst, args.manifestId, { log: ctx.log, withUser: args.withUser === true });
       const verb = r.direction === "rollback" ? "rolled back" : "redid";
       return {
-        data: { id: r.manifest.id, direction: r.direction, live: r.live, downtimeMs: r.downtimeMs, manifest: r.manifest },
-        lines: [`${verb} ${r.manifest.id}: ${r.live} is live (downtime ${r.downtimeMs} ms); the other tree is kept in the snapshot — \`gpm rollback ${r.manifest.id}\` swaps back`],
+        data: { id: r.manifest.id, direction: r.direction, live: r.live, withUser: r.withUser, pinned: r.manifest.pinned, requarantined: r.requarantined, downtimeMs: r.downtimeMs, manifest: r.manifest },
+        lines: [
+          `${verb} ${r.manifest.id}: ${r.live} is live (downtime ${r.downtimeMs} ms); ${r.withUser ? "user/ swapped too" : "user/ stayed live"}; the other tree is kept in the snapshot — \`gpm rollback ${r.manifest.id}${r.withUser ? " --with-user" : ""}\` swaps back`,
+          ...(r.withUser ? [`snapshot ${r.manifest.id} is pinned (it holds the user/ that was replaced); \`gpm snapshots unpin ${r.manifest.id}\` releases it`] : []),
+          ...(r.requarantined.length ? [`quarantined plugins disabled again: ${r.requarantined.join(", ")}`] : []),
+        ],
       };
     };
   },

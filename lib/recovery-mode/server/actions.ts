@@ -15,7 +15,6 @@ import { isValidId, listManifests, type Manifest } from "../../store/manifest.js
 import { rollback } from "../../rollback/rollback.js";
 import { clearBasis, clearRecoveryFlag, isValidPluginName, readRecoveryFlag } from "../flag.js";
 import { listPlugins, setPluginEnabled } from "../plugins.js";
-import { reapplyQuarantine } from "../quarantine.js";
 import type { Nonces } from "./nonces.js";
 import { ROUTE } from "./pages.js";
 
@@ -60,16 +59,14 @@ async function guarded<T>(c: ActionContext, form: URLSearchParams, route: string
   }
 }
 
-type RollbackOptions = Parameters<typeof rollback>[2] & { withUser?: boolean };
-
 export async function rollbackAction(c: ActionContext, form: URLSearchParams): Promise<string> {
   const m = await namedManifest(c.inst, form.get("manifest") ?? "");
   const withUser = form.get("user") === "1";
   return guarded(c, form, ROUTE.rollback, m.id, `rollback ${m.id}`, async () => {
     c.log.info({ manifest: m.id, withUser }, "recovery page: rollback requested");
-    const r = await rollback(c.inst, m.id, { log: c.log, withUser } as RollbackOptions);
-    // user/config came back from the snapshot: a plugin quarantined since must stay disabled.
-    const again = withUser ? await reapplyQuarantine(c.inst) : [];
+    // With user/, rollback() disables again each quarantined plugin that user/config brought back enabled.
+    const r = await rollback(c.inst, m.id, { log: c.log, withUser });
+    const again = r.requarantined;
     const kept = again.length ? ` Quarantined plugins disabled again: ${again.join(", ")}.` : "";
     return `${r.direction === "redo" ? "Redo" : "Rollback"} with ${r.manifest.id} done: version ${r.live ?? "(unknown)"} is live${withUser ? ", user/ swapped too" : ", user/ unchanged"}.${kept} When the site works, clear recovery mode on the overview.`;
   });
