@@ -62,6 +62,12 @@ export interface Journal {
    * code may have changed user/, so undo also puts user/ back from the snapshot.
    */
   postUpgradeStarted: boolean;
+  /**
+   * An upgrade's top-level names when the journal was written (lib/txn/appeared.ts
+   * spells them): undo moves any other name that appeared meanwhile into the
+   * snapshot, so the live tree is the pre-upgrade tree exactly. Absent: nothing to check.
+   */
+  topLevel?: string[];
   /** Facts finalize needs if it has to be redone by recovery. */
   meta: {
     from: string | null;

@@ -65,7 +65,7 @@ export interface Escalation {
 export async function runSwap(inst: Installation, s: SwapSpec): Promise<Journal> {
   const timings = s.timings ?? {};
   let t = Date.now();
-  const j = await beginTransaction(inst, { kind: s.kind, manifestId: s.manifestId, moves: s.moves, maintenanceFlag: s.maintenanceFlag, from: s.from, to: s.to });
+  const j = await beginTransaction(inst, { kind: s.kind, manifestId: s.manifestId, moves: s.moves, maintenanceFlag: s.maintenanceFlag, from: s.from, to: s.to, recordTopLevel: s.kind === "upgrade" });
   timings.journal = Date.now() - t;
   try {
     const onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date().toISOString(), pid: process.pid, from: s.from, to: s.to, ...s.flag });
@@ -116,6 +116,12 @@ export function undoExtraOf(inst: Installation, j: Journal, log: Logger): (() =>
   return j.kind === "upgrade" && j.postUpgradeStarted ? () => restoreUserAfterPostUpgrade(inst, j.manifestId, log) : undefined;
 }
 
+/** Maintenance on (the journal's meta.maintenanceOnAt) → now; null when the raise time is unknown. */
+export function downtimeOf(j: Journal, now = Date.now()): number | null {
+  const on = j.meta.maintenanceOnAt ? Date.parse(j.meta.maintenanceOnAt) : NaN;
+  return Number.isFinite(on) ? Math.max(0, now - on) : null;
+}
+
 /** What a kind of swap writes in its finishing steps (promote/finalize.ts, rollback/). */
 export interface FinishHooks {
   /** metadata.json fields for the tree now live. */
@@ -158,7 +164,7 @@ const FINISH: readonly FinishStep[] = [
     run: async (inst, j, h, st) => {
       await h.beforeFlagDown?.();
       await lowerMaintenanceFlag(inst, j);
-      st.downtimeMs = j.meta.maintenanceOnAt ? Date.now() - Date.parse(j.meta.maintenanceOnAt) : null;
+      st.downtimeMs = downtimeOf(j);
     },
     done: { upgrade: () => killPoint("finalize:flag-lowered"), rollback: () => killPoint("rollback:flag-lowered") },
   },
