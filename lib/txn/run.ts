@@ -6,7 +6,9 @@ import { killPoint } from "../util/seams.js";
 import { mirrorRecords } from "../store/records.js";
 import { enterRecoveryMode } from "../recovery-mode/enter.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction, lowerMaintenanceFlag, endTransaction } from "./transaction.js";
-import type { Journal, Move, TxKind } from "./journal.js";
+import { rel, type Journal, type Move, type TxKind } from "./journal.js";
+import { checkMoves } from "./containment.js";
+import { snapshotPaths } from "../store/paths.js";
 import { restoreUserAfterPostUpgrade } from "./restore-user.js";
 import { drainRequests } from "../web/guard.js";
 
@@ -64,6 +66,9 @@ export interface Escalation {
 /** Journal → flag → moves → beforeCommit → commit; any failure undoes. Returns the committed journal, to finish. */
 export async function runSwap(inst: Installation, s: SwapSpec): Promise<Journal> {
   const timings = s.timings ?? {};
+  // The plan comes from a manifest (its core, its snapshot's folders): check it as state (invariant 7).
+  const file = rel(inst, snapshotPaths(inst, s.manifestId).manifest);
+  await checkMoves(inst, s.moves, { file, manifestId: s.manifestId, kind: s.kind, hint: `put back ${file} and its snapshot folder from a backup (see docs/RECOVERY.md), or remove the snapshot with its folder` });
   let t = Date.now();
   const j = await beginTransaction(inst, { kind: s.kind, manifestId: s.manifestId, moves: s.moves, maintenanceFlag: s.maintenanceFlag, from: s.from, to: s.to, recordTopLevel: s.kind === "upgrade" });
   timings.journal = Date.now() - t;
