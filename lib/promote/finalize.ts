@@ -33,6 +33,7 @@ export async function finalizeUpgrade(
       if (downtimeMs !== null && m.downtimeMs === null) m.downtimeMs = downtimeMs;
       if (o.smoke !== undefined) m.smoke = o.smoke;
       m.timings = { ...m.timings, ...o.timings };
+      m.swapMs = m.timings.swap ?? m.swapMs ?? null;
       m.timings.finalize = (m.timings.finalize ?? 0) + (Date.now() - t0);
       await writeManifest(inst, m);
     },

@@ -4,7 +4,7 @@ import { GpmError, Exit, errorMessage } from "../util/errors.js";
 import { abortRequested, AbortedError } from "../util/signals.js";
 import { killPoint } from "../util/seams.js";
 import { writeManifest, type Manifest } from "../store/manifest.js";
-import { runSwap } from "../txn/run.js";
+import { runSwap, downtimeOf } from "../txn/run.js";
 import { snapshotPaths } from "../store/paths.js";
 import { writeJournal, rel, type Journal } from "../txn/journal.js";
 import { planUpgrade } from "./plan.js";
@@ -85,8 +85,10 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
         await writeManifest(inst, m).catch(() => undefined);
       },
     },
-    undone: (cause) => {
+    undone: (cause, j) => {
       timings.restore = Date.now() - t;
+      // The undo lowered the flag just now: maintenance on → off, as for a finished upgrade.
+      m.downtimeMs = downtimeOf(j);
       return recordFailedPromote(inst, m, cause, smoke, timings, log);
     },
   });
@@ -120,6 +122,7 @@ async function recordFailedPromote(inst: Installation, m: Manifest, cause: unkno
   m.error = reason;
   m.finishedAt = new Date().toISOString();
   m.timings = { ...m.timings, ...timings };
+  m.swapMs = timings.swap ?? null;
   m.smoke = smokeRecord(smoke);
   // Leftovers first: on a full disk that frees the space the record needs. The tree is
   // already restored, so a record that cannot be written is logged, not fatal (recovery

@@ -2,11 +2,11 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { exists } from "../util/fsx.js";
+import { exists, readJsonIfExists } from "../util/fsx.js";
 import { killPoint } from "../util/seams.js";
 import { readManifest, writeManifest } from "../store/manifest.js";
 import { readJournal } from "../txn/journal.js";
-import { undoOrEscalate, undoExtraOf } from "../txn/run.js";
+import { undoOrEscalate, undoExtraOf, downtimeOf } from "../txn/run.js";
 import { finalizeUpgrade, removeStagedLeftovers } from "../promote/finalize.js";
 import { PRUNED_PREFIX } from "../promote/retention.js";
 import { finalizeRollback, removeSwapScratch } from "../rollback/finish.js";
@@ -16,6 +16,12 @@ export interface RecoveryReport {
   /** One line: what was repaired. */
   summary: string;
   actions: string[];
+}
+
+/** When the maintenance flag still up was raised (its `startedAt`), or null. */
+async function flagRaisedAt(inst: Installation): Promise<string | null> {
+  const f = await readJsonIfExists<Record<string, unknown>>(inst.paths.maintenanceFlag).catch(() => undefined);
+  return typeof f?.startedAt === "string" && Number.isFinite(Date.parse(f.startedAt)) ? f.startedAt : null;
 }
 
 /** Is there an interrupted run to repair (a journal, a maintenance flag of a dead run, staged leftovers)? */
@@ -45,6 +51,8 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
       // The recovery flag gpm raised when this undo failed may sit in a core folder
       // (system/ by default) that finishing the undo moves away: keep recovery mode on.
       const flag = await readRecoveryFlag(inst).catch(() => null);
+      // The journal on disk may predate the flag's raise time (a kill during the moves): the flag itself says when.
+      if (!j.meta.maintenanceOnAt) j.meta.maintenanceOnAt = await flagRaisedAt(inst);
       await undoOrEscalate(inst, j, {
         log,
         undoExtra: undoExtraOf(inst, j, log),
@@ -60,6 +68,8 @@ export async function recoverInterrupted(inst: Installation, log: Logger): Promi
           m.status = "failed";
           m.error = `interrupted during promote (pid ${j.pid}); the previous tree was restored`;
           m.finishedAt = new Date().toISOString();
+          // Maintenance on → off: the flag came down in the undo just made (the dead time counts, the site was down).
+          if (m.downtimeMs === null) m.downtimeMs = downtimeOf(j);
           await writeManifest(inst, m);
         }
         await removeStagedLeftovers(inst, j.manifestId, true);

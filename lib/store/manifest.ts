@@ -34,7 +34,10 @@ export interface Manifest {
   preserved: string[];
   files: { count: number; bytes: number };
   timings: Record<string, number>;
+  /** Maintenance on → off (ms), for a finalized and for a failed, restored attempt alike. */
   downtimeMs: number | null;
+  /** The renames of the swap alone (timings.swap), apart from postUpgrade and the smoke check. Absent in manifests older than the field. */
+  swapMs?: number | null;
   smoke: { command: string[] | null; exitCode: number | null; output: string; healthUrl?: string | null; status?: number | null } | null;
   error: string | null;
   /** Each rollback or redo: when, which version went live, whether user/ was swapped too, and its downtime. */

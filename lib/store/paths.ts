@@ -31,10 +31,12 @@ export interface SnapshotPaths {
   swapCleared: string;
   /** Where undo after postUpgrade keeps the user/ it replaced. */
   userAfterFailure: string;
+  /** Where undo of a failed upgrade puts top-level entries that appeared in the live tree during the attempt (a `vendor/` a script wrote). */
+  appeared: string;
   /** The run's ndjson log. */
   log: string;
   /** The same paths relative to the root, POSIX separators: what a journal move names. */
-  rel: { dir: string; package: string; previous: string; cleared: string; swap: string; swapUser: string; swapCleared: string; user: string };
+  rel: { dir: string; package: string; previous: string; cleared: string; swap: string; swapUser: string; swapCleared: string; user: string; appeared: string };
 }
 
 const NAMES = {
@@ -49,6 +51,7 @@ const NAMES = {
   swapUser: ".swap-user",
   swapCleared: ".cleared",
   userAfterFailure: "user-after-failure",
+  appeared: "appeared",
   log: "log.ndjson",
 } as const;
 
@@ -93,6 +96,7 @@ export function snapshotPaths(inst: Installation, id: string): SnapshotPaths {
     swapUser: at(NAMES.swapUser),
     swapCleared: at(NAMES.swapCleared),
     userAfterFailure: at(NAMES.userAfterFailure),
+    appeared: at(NAMES.appeared),
     log: at(NAMES.log),
     rel: {
       dir: relDir,
@@ -103,6 +107,7 @@ export function snapshotPaths(inst: Installation, id: string): SnapshotPaths {
       swapUser: r(NAMES.swapUser),
       swapCleared: r(NAMES.swapCleared),
       user: r(NAMES.user),
+      appeared: r(NAMES.appeared),
     },
   };
 }

@@ -28,6 +28,7 @@ const journalSchema = z.looseObject({
   undoCopies: z.record(z.string(), id).default({}),
   maintenanceFlag: z.string().min(1).nullable().default(null),
   postUpgradeStarted: z.boolean().default(false),
+  topLevel: z.array(z.string().min(1)).optional(),
   meta: z.looseObject({}).default({}),
 });
 

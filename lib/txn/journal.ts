@@ -5,6 +5,8 @@ import { fsyncDir, readJsonIfExists, writeJsonDurable, resolveInside } from "../
 import { mkdirp } from "../util/owner.js";
 import type { Installation } from "../install/installation.js";
 import { parseJournal } from "./journal-schema.js";
+import { isSafeName } from "../store/names.js";
+import { checkMoves, checkStatePath, JOURNAL_HINT } from "./containment.js";
 
 /**
  * One planned move of a whole entry. Paths are relative to the root (POSIX
@@ -62,6 +64,12 @@ export interface Journal {
    * code may have changed user/, so undo also puts user/ back from the snapshot.
    */
   postUpgradeStarted: boolean;
+  /**
+   * An upgrade's top-level names when the journal was written (lib/txn/appeared.ts
+   * spells them): undo moves any other name that appeared meanwhile into the
+   * snapshot, so the live tree is the pre-upgrade tree exactly. Absent: nothing to check.
+   */
+  topLevel?: string[];
   /** Facts finalize needs if it has to be redone by recovery. */
   meta: {
     from: string | null;
@@ -88,6 +96,12 @@ export async function readJournal(inst: Installation): Promise<Journal | undefin
     resolveInside(inst.root, m.to, "journal move");
   }
   if (j.maintenanceFlag) resolveInside(inst.root, j.maintenanceFlag, "journal maintenance flag");
+  // ...nor run through a link, nor move gpm's state or a preserved entry (lib/txn/containment.ts).
+  const file = rel(inst, inst.paths.journal);
+  if (!isSafeName(j.manifestId)) throw fail(`${file} is damaged: manifestId "${j.manifestId}" is not a manifest id; gpm will not act on it`, JOURNAL_HINT);
+  if (j.kind !== "upgrade" && j.kind !== "rollback") throw fail(`${file} is damaged: kind "${String(j.kind)}" is not upgrade or rollback; gpm will not act on it`, JOURNAL_HINT);
+  await checkMoves(inst, j.moves, { file, manifestId: j.manifestId, kind: j.kind, hint: JOURNAL_HINT });
+  if (j.maintenanceFlag) await checkStatePath(inst, j.maintenanceFlag, file, JOURNAL_HINT);
   return j;
 }
 

@@ -6,7 +6,9 @@ import { killPoint } from "../util/seams.js";
 import { mirrorRecords } from "../store/records.js";
 import { enterRecoveryMode } from "../recovery-mode/enter.js";
 import { beginTransaction, raiseMaintenanceFlag, applyMoves, setPhase, undoTransaction, lowerMaintenanceFlag, endTransaction } from "./transaction.js";
-import type { Journal, Move, TxKind } from "./journal.js";
+import { rel, type Journal, type Move, type TxKind } from "./journal.js";
+import { checkMoves } from "./containment.js";
+import { snapshotPaths } from "../store/paths.js";
 import { restoreUserAfterPostUpgrade } from "./restore-user.js";
 import { drainRequests } from "../web/guard.js";
 
@@ -64,8 +66,11 @@ export interface Escalation {
 /** Journal → flag → moves → beforeCommit → commit; any failure undoes. Returns the committed journal, to finish. */
 export async function runSwap(inst: Installation, s: SwapSpec): Promise<Journal> {
   const timings = s.timings ?? {};
+  // The plan comes from a manifest (its core, its snapshot's folders): check it as state (invariant 7).
+  const file = rel(inst, snapshotPaths(inst, s.manifestId).manifest);
+  await checkMoves(inst, s.moves, { file, manifestId: s.manifestId, kind: s.kind, hint: `put back ${file} and its snapshot folder from a backup (see docs/RECOVERY.md), or remove the snapshot with its folder` });
   let t = Date.now();
-  const j = await beginTransaction(inst, { kind: s.kind, manifestId: s.manifestId, moves: s.moves, maintenanceFlag: s.maintenanceFlag, from: s.from, to: s.to });
+  const j = await beginTransaction(inst, { kind: s.kind, manifestId: s.manifestId, moves: s.moves, maintenanceFlag: s.maintenanceFlag, from: s.from, to: s.to, recordTopLevel: s.kind === "upgrade" });
   timings.journal = Date.now() - t;
   try {
     const onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date().toISOString(), pid: process.pid, from: s.from, to: s.to, ...s.flag });
@@ -116,6 +121,12 @@ export function undoExtraOf(inst: Installation, j: Journal, log: Logger): (() =>
   return j.kind === "upgrade" && j.postUpgradeStarted ? () => restoreUserAfterPostUpgrade(inst, j.manifestId, log) : undefined;
 }
 
+/** Maintenance on (the journal's meta.maintenanceOnAt) → now; null when the raise time is unknown. */
+export function downtimeOf(j: Journal, now = Date.now()): number | null {
+  const on = j.meta.maintenanceOnAt ? Date.parse(j.meta.maintenanceOnAt) : NaN;
+  return Number.isFinite(on) ? Math.max(0, now - on) : null;
+}
+
 /** What a kind of swap writes in its finishing steps (promote/finalize.ts, rollback/). */
 export interface FinishHooks {
   /** metadata.json fields for the tree now live. */
@@ -158,7 +169,7 @@ const FINISH: readonly FinishStep[] = [
     run: async (inst, j, h, st) => {
       await h.beforeFlagDown?.();
       await lowerMaintenanceFlag(inst, j);
-      st.downtimeMs = j.meta.maintenanceOnAt ? Date.now() - Date.parse(j.meta.maintenanceOnAt) : null;
+      st.downtimeMs = downtimeOf(j);
     },
     done: { upgrade: () => killPoint("finalize:flag-lowered"), rollback: () => killPoint("rollback:flag-lowered") },
   },

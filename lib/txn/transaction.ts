@@ -11,6 +11,7 @@ import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move,
 import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from "./fs-ops.js";
 import { mkdirp } from "../util/owner.js";
 import { releaseDrain } from "../web/guard.js";
+import { setAsideAppeared, topLevelNames } from "./appeared.js";
 
 /**
  * THE one place that changes the live tree (DESIGN invariant 2).
@@ -40,6 +41,8 @@ export interface BeginOptions {
   maintenanceFlag: string | null;
   from: string | null;
   to: string | null;
+  /** Record the top-level names (an upgrade: undo sets aside whatever appears besides them). */
+  recordTopLevel?: boolean;
 }
 
 /** Build the move of the entry now at `from`: records its identity. Returns null when it does not exist. */
@@ -66,6 +69,7 @@ export async function beginTransaction(inst: Installation, o: BeginOptions): Pro
     undoCopies: {},
     maintenanceFlag: o.maintenanceFlag,
     postUpgradeStarted: false,
+    ...(o.recordTopLevel ? { topLevel: await topLevelNames(inst.root) } : {}),
     meta: { from: o.from, to: o.to, maintenanceOnAt: null, startedAt: new Date().toISOString() },
   };
   // Each destination must be free when its move comes (now, or vacated by an
@@ -141,6 +145,8 @@ export async function undoTransaction(inst: Installation, j: Journal, log: Logge
     killPoint(`${j.kind}:undo-move`);
   }
   await syncParents(inst, j.moves);
+  // Byte for byte: what appeared at the top level during the attempt goes into the snapshot.
+  await setAsideAppeared(inst, j, log);
   if (extra) await extra();
   await lowerMaintenanceFlag(inst, j);
   killPoint(`${j.kind}:undo-flag-lowered`);

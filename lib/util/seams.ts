@@ -83,7 +83,7 @@ export type KillPoint =
   // promote (lib/promote) and its transaction (lib/txn)
   | `promote:${"planned" | "post-upgrade-started" | "post-upgrade-done" | "smoke-passed" | "restored"}`
   | `${TxnKind}:${TxnStep}`
-  | `restore:${"user-moved-aside" | "user-restored"}`
+  | `restore:${"appeared-moved" | "user-moved-aside" | "user-restored"}`
   // finalize and retention
   | `finalize:${"metadata-written" | "flag-lowered" | "manifest-written" | "records-written" | "journal-removed" | "leftovers-removed"}`
   | "retention:snapshot-moved-aside"
@@ -113,6 +113,7 @@ export const KILL_POINTS = [
   "upgrade:committed",
   "upgrade:undoing",
   "upgrade:undo-move",
+  "restore:appeared-moved",
   "restore:user-moved-aside",
   "restore:user-restored",
   "upgrade:undo-flag-lowered",

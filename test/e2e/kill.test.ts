@@ -20,6 +20,9 @@ const POST_UPGRADE = `#!/usr/bin/env node
 import fs from "node:fs";
 fs.appendFileSync("user/config/site.yaml", "migrated: true\\n");
 fs.writeFileSync("user/migrated-by-post-upgrade.txt", "x\\n");
+// And a new top-level entry, as a Composer run leaves: undo moves it into the snapshot.
+fs.mkdirSync("left-by-post-upgrade", { recursive: true });
+fs.writeFileSync("left-by-post-upgrade/autoload.php", "x\\n");
 `;
 
 type Expect = "before" | "after";
@@ -96,7 +99,7 @@ const SCENARIOS: Scenario[] = [
     args: ["self-upgrade", "--version", "1.8.4", "--feed", "$FEED"],
     cleanExit: 4,
     versions: { before: "1.7.48", after: "1.7.48" },
-    points: { "restore:user-moved-aside": "before", "restore:user-restored": "before" },
+    points: { "restore:appeared-moved": "before", "restore:user-moved-aside": "before", "restore:user-restored": "before" },
   },
   {
     name: "upgrade across devices (copy fallback, GPM_TEST_EXDEV)",
