@@ -6,6 +6,13 @@ export const snapshotsCommand = defineCommand({
   name: "snapshots",
   describe: "list manifests: id, kind, from → to, date, status, size",
   mode: "read",
+  examples: [["gpm snapshots", "list them; * marks the one whose tree is live"], ["gpm snapshots --json | jq '.snapshots[].id'", "ids for a script"]],
+  exits: { 1: "error (not an installation, unreadable state)" },
+  result: (z) => ({
+    snapshots: z.array(
+      z.object({ id: z.string(), kind: z.string(), from: z.string().nullable(), to: z.string(), date: z.string(), status: z.string(), size: z.number(), downtimeMs: z.number().nullable() }),
+    ),
+  }),
   load: async () => {
     const { listSnapshots } = await import("../../pipeline/status.js");
     return async ({ session: { inst } }) => {
