@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type cliProgressTypes from "cli-progress";
-import { createLogger, type Logger, type LogLevel } from "../util/log.js";
+import { createLogger, routeLogLines, type Logger, type LogLevel } from "../util/log.js";
 import { noProgress, type ProgressFactory } from "../util/progress.js";
 import { openInstallation, type Installation } from "../install/installation.js";
 
@@ -66,6 +66,9 @@ const ttyProgress: ProgressFactory = (label, total, unit) => {
     { stream: process.stderr, hideCursor: true, clearOnComplete: false, format: "{label} [{bar}] {percentage}% | {shown}" },
     cliProgress.Presets.shades_classic,
   );
+  // Log lines go above the bars, drawn with them, never into one of them.
+  const bars = multibar;
+  routeLogLines((text) => bars.log(text));
   const mb = (n: number): string => (n / 1048576).toFixed(1);
   const shown = (done: number): string => (unit === "bytes" ? `${mb(done)}/${mb(total)} MB` : `${done}/${total} files`);
   const bar = multibar.create(total, 0, { label: label.padEnd(10), shown: shown(0) });
@@ -77,8 +80,12 @@ const ttyProgress: ProgressFactory = (label, total, unit) => {
 
 /** Stop the progress display (before the result is printed). */
 export function stopProgress(): void {
-  multibar?.stop();
+  if (!multibar) return;
+  // A redraw first writes the log lines still waiting above the bars (stop() alone drops them).
+  multibar.update();
+  multibar.stop();
   multibar = null;
+  routeLogLines(null);
 }
 
 export async function open(ctx: Context): Promise<Installation> {

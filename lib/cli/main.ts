@@ -1,12 +1,43 @@
+import fs from "node:fs";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import * as commands from "./commands/index.js";
-import { register } from "./spec.js";
+import { register, type Command } from "./spec.js";
+import { API_VERSION } from "./api-version.js";
+import { closest } from "../util/suggest.js";
+
+const GLOBAL_OPTIONS = ["root", "config", "feed", "json", "yes", "log-level", "quiet", "help"];
+
+/** Every command word and option name gpm knows, for "did you mean". */
+function vocabulary(): { words: Set<string>; flags: Set<string> } {
+  const words = new Set<string>();
+  const flags = new Set(GLOBAL_OPTIONS.map((o) => `--${o}`));
+  const walk = (c: Command): void => {
+    words.add(c.name);
+    for (const o of Object.keys(c.options)) flags.add(`--${o}`);
+    c.subcommands.forEach(walk);
+  };
+  Object.values(commands).forEach(walk);
+  return { words, flags };
+}
+
+/** `Unknown argument: statsu` → `did you mean status?` */
+function suggestion(msg: string, args: string[]): string | null {
+  const m = /^Unknown arguments?: (.+)$/.exec(msg) ?? /^Unknown command: (.+)$/.exec(msg);
+  if (!m) return null;
+  const { words, flags } = vocabulary();
+  for (const bad of m[1]!.split(", ")) {
+    const flag = args.find((a) => a === `--${bad}` || a.startsWith(`--${bad}=`) || a === `-${bad}`);
+    const near = flag ? closest(`--${bad}`, flags) : closest(bad, words);
+    if (near) return `did you mean ${near}?`;
+  }
+  return null;
+}
 
 /**
  * Parse argv and dispatch. Every command's spec is registered up front (each
  * loads its implementation only when it runs: lib/cli/spec.ts). Usage errors
- * exit 2 (SPEC section 4).
+ * exit 2 (SPEC section 4); with --json they are a JSON document on stdout too.
  */
 export async function main(argv: string[]): Promise<void> {
   let args = hideBin(argv);
@@ -27,9 +58,16 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .version(false)
     .help()
+    .alias("help", "h")
+    .epilogue("Exit codes: 0 ok, 1 error, 2 usage, 3 blocked by a check, 4 smoke check failed (restored), 5 locked, 6 integrity, 7 restore failed (recovery mode), 130/143 interrupted. Each command's --help lists its own.")
     .fail((msg, err) => {
       if (err) throw err;
-      process.stderr.write(`error: ${msg} — see \`gpm --help\`\n`);
+      const hint = [suggestion(msg, args), "see `gpm --help`"].filter(Boolean).join(" ");
+      if (args.includes("--json")) {
+        const doc = { apiVersion: API_VERSION, ok: false, command: null, exitCode: 2, error: { code: 2, message: msg, hint } };
+        fs.writeSync(1, JSON.stringify(doc, null, 2) + "\n");
+      }
+      fs.writeSync(2, `error: ${msg} — ${hint}\n`);
       process.exit(2);
     })
     .parseAsync();

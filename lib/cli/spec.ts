@@ -3,6 +3,8 @@ import type { Context, GlobalOptions } from "./context.js";
 import type { CommandResult } from "./run.js";
 import type { Session } from "./session.js";
 import type { ExitCode } from "../util/errors.js";
+import type { z } from "zod";
+import type { Shapes } from "./documents.js";
 
 /**
  * One spec per command (lib/cli/commands/*.ts), all registered with yargs up
@@ -19,6 +21,8 @@ import type { ExitCode } from "../util/errors.js";
  */
 export type SessionMode = "read" | "write";
 export type Mode = SessionMode | "none";
+
+type Result = (zod: typeof z, shapes: Shapes) => z.ZodRawShape | z.ZodRawShape[];
 
 /** `dry-run` → `dryRun`, as yargs also spells each option for the handler. */
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
@@ -42,6 +46,16 @@ interface SpecCommon<P, O> {
   exits?: Partial<Record<ExitCode, string>>;
   /** Argument checks that need no installation: run before the session (a usage error changes nothing, not even a repair). */
   validate?: (args: ArgsOf<P, O>) => void | Promise<void>;
+  /**
+   * Can the command change something? Its --json document then says
+   * `changed: true|false` (the handler's result sets it). Default: mode write or a function.
+   */
+  changes?: boolean;
+  /**
+   * The fields its --json document adds to {apiVersion, ok, command, exitCode}
+   * (lib/cli/documents.ts, docs/schema/); a list when the document has several forms.
+   */
+  result?: Result;
   /** `recovery status|enable|…`: each a spec of its own, named `<parent> <name>`. */
   subcommands?: readonly Command[];
 }
@@ -61,6 +75,8 @@ export interface Command {
   readonly examples: ReadonlyArray<readonly [string, string]>;
   readonly exits: Partial<Record<ExitCode, string>>;
   readonly subcommands: readonly Command[];
+  readonly changes: boolean;
+  readonly result?: Result;
   /** Absent for a group (`recovery`) that only holds subcommands. */
   readonly run?: (fullName: string, argv: Record<string, unknown>) => Promise<void>;
 }
@@ -69,6 +85,7 @@ export function defineCommand<P extends Record<string, PositionalOptions> = Reco
   spec: CommandSpec<P, O>,
 ): Command {
   const load = spec.load;
+  const changes = spec.changes ?? (spec.mode !== "read" && spec.mode !== "none");
   return {
     name: spec.name,
     describe: spec.describe,
@@ -77,13 +94,15 @@ export function defineCommand<P extends Record<string, PositionalOptions> = Reco
     examples: spec.examples ?? [],
     exits: spec.exits ?? {},
     subcommands: spec.subcommands ?? [],
+    changes,
+    ...(spec.result ? { result: spec.result } : {}),
     run:
       load &&
       (async (fullName, argv) => {
         // The one place the parsed argv meets its type: yargs built it from these same positionals and options.
         const args = argv as ArgsOf<P, O>;
         const { runCommand } = await import("./run.js");
-        await runCommand(fullName, args, async (ctx) => {
+        await runCommand(fullName, args, { changes }, async (ctx) => {
           await spec.validate?.(args);
           if (spec.mode === "none") return (await (load as () => Promise<Run<ArgsOf<P, O>, unknown>>)())({ ctx, args });
           const mode = typeof spec.mode === "function" ? spec.mode(args) : spec.mode;
@@ -94,21 +113,22 @@ export function defineCommand<P extends Record<string, PositionalOptions> = Reco
   };
 }
 
-/** Register a command (and its subcommands) with yargs. */
-export function register(y: Argv, c: Command, parent: readonly string[] = []): Argv {
+/** Register a command (and its subcommands) with yargs. A subcommand without examples or exit codes shows its parent's. */
+export function register(y: Argv, c: Command, parent: readonly string[] = [], inherited?: Command): Argv {
   const path = [...parent, c.name];
   const words = [c.name, ...Object.entries(c.positionals).map(([k, p]) => (p.demandOption ? `<${k}>` : `[${k}]`))];
+  const examples = c.examples.length ? c.examples : (inherited?.examples ?? []);
+  const exits = Object.entries(Object.keys(c.exits).length ? c.exits : (inherited?.exits ?? {}));
   return y.command(
     words.join(" "),
     c.describe,
     (b) => {
       for (const [k, p] of Object.entries(c.positionals)) b.positional(k, p);
       b.options(c.options);
-      for (const sub of c.subcommands) register(b, sub, path);
+      for (const sub of c.subcommands) register(b, sub, path, c);
       if (!c.run) b.demandCommand(1, `name a ${c.name} action: ${c.subcommands.map((s) => s.name).join(", ")}`);
-      for (const [cmd, what] of c.examples) b.example(cmd, what);
-      const exits = Object.entries(c.exits);
-      if (exits.length) b.epilogue(`Exit codes: 0 success; ${exits.map(([code, what]) => `${code} ${what}`).join("; ")} (see docs/CLI.md)`);
+      for (const [cmd, what] of examples) b.example(cmd, what);
+      b.epilogue(`Exit codes: 0 success${exits.map(([code, what]) => `; ${code} ${what}`).join("")}; 130/143 interrupted (docs/CLI.md)`);
       return b;
     },
     c.run ? (argv) => c.run!(path.join(" "), argv) : undefined,

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { closest } from "../util/suggest.js";
 import { GpmError, errnoCode, fail } from "../util/errors.js";
 import { isInside, readRegularFile } from "../util/fsx.js";
 
@@ -66,6 +67,17 @@ export function defaultConfig(): Config {
   return schema.parse({});
 }
 
+/** The keys the schema allows at `at` (top level, or an object key's), for "did you mean". */
+function knownKeys(at: PropertyKey[]): string[] {
+  let node: unknown = schema;
+  for (const k of at) {
+    while (node && typeof node === "object" && "unwrap" in node && typeof node.unwrap === "function") node = (node.unwrap as () => unknown).call(node);
+    node = (node as { shape?: Record<PropertyKey, unknown> }).shape?.[k];
+  }
+  while (node && typeof node === "object" && "unwrap" in node && typeof node.unwrap === "function") node = (node.unwrap as () => unknown).call(node);
+  return Object.keys((node as { shape?: Record<string, unknown> } | undefined)?.shape ?? {});
+}
+
 /** Validate a parsed gpm.json; every problem names its key (exit 1). */
 export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Config {
   const result = schema.safeParse(raw);
@@ -74,7 +86,8 @@ export function parseConfig(raw: unknown, root: string, source = "gpm.json"): Co
     const keys = issue.code === "unrecognized_keys" ? (issue as { keys: string[] }).keys : [];
     const where = [...issue.path.map(String), ...keys].join(".") || "(top level)";
     const what = issue.code === "unrecognized_keys" ? "unknown key" : issue.message;
-    throw fail(`${source}: ${where}: ${what}`, "fix the key in gpm.json (see docs/CONFIG.md)");
+    const near = keys.length ? closest(keys[0]!, knownKeys(issue.path)) : null;
+    throw fail(`${source}: ${where}: ${what}${near ? ` (did you mean "${near}"?)` : ""}`, "fix the key in gpm.json (see docs/CONFIG.md)");
   }
   const cfg = result.data;
   const checkPath = (key: string, value: string): void => {

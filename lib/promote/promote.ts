@@ -66,6 +66,8 @@ export async function promoteStage(inst: Installation, stage: Staged, o: { log: 
       // An entry moved across devices is a copy: it has the copy's identity (journaled in j.copies).
       const pkg = `${sp.rel.package}/`;
       const installed = j.moves.flatMap((mv, i) => (mv.from.startsWith(pkg) ? [{ ...mv, ...j.copies[String(i)] }] : []));
+      // A check can take seconds: say so, or the screen sits on "swapped N core entries".
+      if (inst.config.smokeCheck) log.info(`smoke check running… (at most ${inst.config.smokeCheck.timeoutSec ?? 60} s)`);
       smoke = await smokeCheck(inst, { to: m.to, installed });
       timings.smoke = Date.now() - t;
       if (abortRequested()) throw new AbortedError(abortRequested()!);

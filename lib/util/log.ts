@@ -14,10 +14,24 @@ const LABELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 4
  * (withRunLog) gets the full ndjson records.
  */
 /**
+ * While progress bars are drawn, a line written straight to stderr lands in the
+ * middle of a bar (`… 3011/3011 filesgpm info: …`): the bars' owner routes the
+ * lines through itself instead (lib/cli/context.ts), and sets null when done.
+ */
+let lineSink: ((text: string) => void) | null = null;
+export function routeLogLines(sink: ((text: string) => void) | null): void {
+  lineSink = sink;
+}
+
+/**
  * Never let a log line break a run: with stderr piped into `head`, a write
  * fails with EPIPE, and that must not abort an upgrade or — worse — its undo.
  */
 function writeStderr(text: string): void {
+  if (lineSink) {
+    lineSink(text);
+    return;
+  }
   try {
     fs.writeSync(2, text);
   } catch {

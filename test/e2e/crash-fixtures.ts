@@ -10,6 +10,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { treeState, runGpm, GPM_BIN, REPO, type TreeEntryInfo } from "../helpers/fixtures.js";
+import { jsonDoc } from "../helpers/json.js";
 
 
 /** A copy of `src` (modes, times, links kept) in a fresh temp folder; returns the copy's root. */
@@ -68,7 +69,7 @@ export interface StatusJson {
 export async function gpmStatus(root: string, env: Record<string, string> = {}): Promise<StatusJson> {
   const r = await runGpm(["status", "--json", "--root", root], { env });
   assert.equal(r.code, 0, `gpm status exited ${r.code ?? r.signal}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as StatusJson;
+  return jsonDoc(r.stdout) as StatusJson;
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { tmpDir, makeSite, runGpm, treeHash, writeTree } from "../helpers/fixtures.js";
+import { jsonDoc } from "../helpers/json.js";
 
 const OLD = "20250901T080000Z-1.7.47";
 
@@ -27,7 +28,7 @@ describe("e2e: gpm migrate-installation", () => {
     const before = await treeHash(root);
     const res = await gpm(root, "migrate-installation", "--dry-run", "--json");
     assert.equal(res.code, 0, res.stderr);
-    const doc = JSON.parse(res.stdout);
+    const doc = jsonDoc(res.stdout);
     assert.deepEqual(
       doc.plan.map((s: { from: number; to: number; risk: string }) => `${s.from}→${s.to} ${s.risk}`),
       ["1→2 auto", "2→3 prompt"],
@@ -61,7 +62,7 @@ describe("e2e: gpm migrate-installation", () => {
     const root = await v1Site();
     const res = await gpm(root, "migrate-installation", "--yes", "--json");
     assert.equal(res.code, 0, res.stderr);
-    const doc = JSON.parse(res.stdout);
+    const doc = jsonDoc(res.stdout);
     assert.deepEqual(doc.applied.map((s: { to: number }) => s.to), [2, 3]);
     assert.equal(doc.structure, 3);
     assert.equal(await structure(root), 3);

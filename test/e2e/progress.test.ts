@@ -32,6 +32,14 @@ describe("e2e: progress on a terminal", function () {
     const tty = await upgradeOnTty("a", "--yes");
     for (const bar of ["download", "extract", "snapshot"]) assert.match(tty, new RegExp(`${bar} +\\[.*\\] 100% \\|`), `${bar} bar drawn to the end`);
     assert.match(tty, /upgraded 1\.7\.48 → 1\.8\.0/);
+    // A log line written while bars are drawn goes above them, on a line of its own (not `… 3011/3011 filesgpm info: …`).
+    // On the screen: a cursor move up/down/to column 1 or a line clear starts a line; other escapes draw nothing.
+    const esc = String.fromCharCode(27);
+    const plain = tty.replace(new RegExp(`${esc}\\[(?:[0-9;]*[ABEFGH]|[12]K)`, "g"), "\n").replace(new RegExp(`${esc}\\[[0-9;?]*[A-Za-z]`, "g"), "");
+    const glued = plain.split("\n").filter((l) => /.gpm (info|warn|error):/.test(l));
+    assert.deepEqual(glued, [], "a log line was written into a progress bar");
+    assert.match(plain, /^gpm info: swapped \d+ core entries/m, "the log line kept its start");
+    assert.match(plain, /^gpm info: smoke check running… \(at most \d+ s\)/m, "the screen says the smoke check is running");
     const json = await upgradeOnTty("b", "--json");
     assert.match(json, /"to": "1\.8\.0"/, "the --json run upgraded too");
     assert.doesNotMatch(json, /\[.*\] \d+% \|/, "no bar with --json");

@@ -3,6 +3,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { tmpDir, makeSite, makeFeed, runGpm, serveDir, GPM_BIN, REPO, writeTree } from "../helpers/fixtures.js";
+import { jsonDoc } from "../helpers/json.js";
 import { openInstallation } from "../../lib/install/installation.js";
 import { verifyToken } from "../../lib/recovery-mode/token.js";
 import { formFields } from "../helpers/html.js";
@@ -44,7 +45,7 @@ describe("e2e: gpm recovery", () => {
     const root = await site();
     const off = await gpm(root, "recovery", "status", "--json");
     assert.equal(off.code, 0, off.stderr);
-    assert.equal(JSON.parse(off.stdout).recovery, false);
+    assert.equal(jsonDoc(off.stdout).recovery, false);
 
     const noReason = await gpm(root, "recovery", "enable");
     assert.equal(noReason.code, 2, noReason.stderr);
@@ -60,7 +61,7 @@ describe("e2e: gpm recovery", () => {
 
     const st = await gpm(root, "recovery", "status", "--json");
     assert.equal(st.code, 0);
-    const doc = JSON.parse(st.stdout);
+    const doc = jsonDoc(st.stdout);
     assert.deepEqual([doc.recovery, doc.reason, doc.since], [true, "site down after upgrade", flag.createdAt]);
     const human = await gpm(root, "recovery", "status");
     assert.match(human.stdout, /recovery mode: ON since .*\n\s+reason: site down after upgrade/);
@@ -71,7 +72,7 @@ describe("e2e: gpm recovery", () => {
     await writeTree(root, { "system/recovery.flag": "PHP Fatal error: boom\n" });
     const st = await gpm(root, "recovery", "status", "--json");
     assert.equal(st.code, 0, st.stderr);
-    assert.deepEqual([JSON.parse(st.stdout).recovery, JSON.parse(st.stdout).reason], [true, "unreadable flag"]);
+    assert.deepEqual([jsonDoc(st.stdout).recovery, jsonDoc(st.stdout).reason], [true, "unreadable flag"]);
   });
 
   it("clear refuses (exit 3) without a rollback since the flag or a passing health check; --force clears", async () => {
@@ -97,7 +98,7 @@ describe("e2e: gpm recovery", () => {
     await writeTree(root, { [`snapshots/${ID}/manifest.json`]: JSON.stringify(manifest) });
     const res = await gpm(root, "recovery", "clear", "--json");
     assert.equal(res.code, 0, res.stdout + res.stderr);
-    assert.deepEqual([JSON.parse(res.stdout).because, JSON.parse(res.stdout).manifest], ["rollback", ID]);
+    assert.deepEqual([jsonDoc(res.stdout).because, jsonDoc(res.stdout).manifest], ["rollback", ID]);
     await assert.rejects(fsp.access(flagFile(root)));
   });
 
@@ -119,7 +120,7 @@ describe("e2e: gpm recovery", () => {
     const root = await site();
     const res = await gpm(root, "recovery", "token", "--ttl", "5m", "--json");
     assert.equal(res.code, 0, res.stderr);
-    const { token, expiresAt } = JSON.parse(res.stdout);
+    const { token, expiresAt } = jsonDoc(res.stdout);
     assert.equal(await verifyToken(await openInstallation({ root }), token), true);
     const left = Date.parse(expiresAt) - Date.now();
     assert.ok(left > 0 && left <= 5 * 60_000, String(left));
@@ -173,7 +174,7 @@ describe("e2e: gpm recovery", () => {
     const feed = await makeFeed(path.join(base, "feed"), [{ version: "1.8.0" }]);
     const up = await runGpm(["self-upgrade", "--root", root, "--feed", feed, "--json"]);
     assert.equal(up.code, 0, up.stderr);
-    const id: string = JSON.parse(up.stdout).manifest.id;
+    const id: string = jsonDoc(up.stdout).manifest.id;
     assert.equal((await gpm(root, "recovery", "enable", "--reason", "500 on every page")).code, 0);
     assert.equal((await gpm(root, "recovery", "clear")).code, 3, "no rollback yet");
 
@@ -198,7 +199,7 @@ describe("e2e: gpm recovery", () => {
     await fsp.access(flagFile(root)).catch(() => assert.fail("the recovery flag did not survive the rollback (system/recovery.flag went into the snapshot with system/)"));
     const cleared = await gpm(root, "recovery", "clear", "--json");
     assert.equal(cleared.code, 0, cleared.stdout + cleared.stderr);
-    assert.deepEqual([JSON.parse(cleared.stdout).because, JSON.parse(cleared.stdout).manifest], ["rollback", id]);
+    assert.deepEqual([jsonDoc(cleared.stdout).because, jsonDoc(cleared.stdout).manifest], ["rollback", id]);
   });
 
   it("serve refuses a bad --port with exit 2", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { runGpm, treeState } from "../helpers/fixtures.js";
+import { jsonDoc } from "../helpers/json.js";
 import { buildSites } from "../helpers/sites.js";
 import { cloneSite, liveState, userState, gpmStatus, assertCleanState, type State } from "./crash-fixtures.js";
 
@@ -145,7 +146,7 @@ describe("e2e: recovery at the start of every command", function () {
     const root = await crashedSite();
     const r = await runGpm(["self-upgrade", "--version", "1.8.2", "--root", root, "--feed", feed, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { installed: string; manifest: { from: string; to: string }; recovered: string[] };
+    const out = jsonDoc(r.stdout) as { installed: string; manifest: { from: string; to: string }; recovered: string[] };
     assert.equal(out.installed, "1.7.48");
     assert.equal(out.manifest.from, "1.7.48");
     assert.equal(out.recovered.length, 1);

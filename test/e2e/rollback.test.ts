@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { tmpDir, makeSite, makeFeed, writeTree, treeHash, runGpm, type RunResult } from "../helpers/fixtures.js";
+import { jsonDoc } from "../helpers/json.js";
 
 /** Rollback and redo are swaps through the transaction layer; status, snapshots and verify read the result. */
 describe("e2e: rollback, redo, snapshots, status, verify", function () {
@@ -11,7 +12,7 @@ describe("e2e: rollback, redo, snapshots, status, verify", function () {
   const gpm = (...args: string[]): Promise<RunResult> => runGpm([...args, "--root", root, "--feed", feed]);
   const json = async (...args: string[]): Promise<Record<string, any>> /* eslint-disable-line @typescript-eslint/no-explicit-any -- JSON documents under test */ => {
     const r = await gpm(...args, "--json");
-    const doc = JSON.parse(r.stdout); // exactly one JSON document, or this throws
+    const doc = jsonDoc(r.stdout); // exactly one JSON document, or this throws
     assert.equal(doc.exitCode, r.code);
     return doc;
   };

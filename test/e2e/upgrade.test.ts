@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { tmpDir, makeSite, makeFeed, releaseTree, writeTree, treeState, treeHash, runGpm, notGpmState, type TreeSpec } from "../helpers/fixtures.js";
+import { jsonDoc } from "../helpers/json.js";
 
 /** Upgrade end to end through the real CLI, on real trees (issue 3). */
 
@@ -39,7 +40,7 @@ describe("e2e: self-upgrade", function () {
 
     r = await runGpm(["self-upgrade", "--root", root, "--feed", feed, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout);
+    const out = jsonDoc(r.stdout);
     assert.equal(out.ok, true);
     assert.equal(out.manifest.to, "1.9.0");
     assert.equal(out.manifest.status, "finalized");
@@ -88,7 +89,7 @@ describe("e2e: self-upgrade", function () {
     assert.equal(m.smoke.exitCode, 3);
     assert.match(m.smoke.output, /smoke 1\.8\.0/);
     const st = await runGpm(["status", "--root", root, "--json"]);
-    assert.equal(JSON.parse(st.stdout).installed, "1.7.48");
+    assert.equal(jsonDoc(st.stdout).installed, "1.7.48");
   });
 
   it("a failing postUpgrade undoes the swap and puts user/ back from the snapshot (exit 4)", async () => {
@@ -121,7 +122,7 @@ describe("e2e: self-upgrade", function () {
     const before = await treeHash(root);
     let r = await runGpm(["self-upgrade", "--check", "--root", root, "--feed", feed, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const c = JSON.parse(r.stdout);
+    const c = jsonDoc(r.stdout);
     assert.equal(c.installed, "1.7.48");
     assert.equal(c.latest, "1.9.0");
     assert.deepEqual(c.releases.map((x: { version: string }) => x.version), ["1.8.0", "1.9.0"]);
@@ -130,7 +131,7 @@ describe("e2e: self-upgrade", function () {
     assert.equal(await treeHash(root), before, "--check wrote nothing");
     r = await runGpm(["self-upgrade", "--dry-run", "--root", root, "--feed", feed, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const d = JSON.parse(r.stdout);
+    const d = jsonDoc(r.stdout);
     assert.equal(d.action, "dry-run");
     assert.equal(d.target, "1.9.0");
     assert.equal(await treeHash(root), before, "--dry-run left nothing behind, not even an empty snapshots/ or .gpm/");
@@ -159,7 +160,7 @@ describe("e2e: self-upgrade", function () {
     ] as [string[], number][]) {
       const r = await runGpm([...args, "--root", root, "--json"]);
       assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
-      const doc = JSON.parse(r.stdout);
+      const doc = jsonDoc(r.stdout);
       assert.equal(doc.exitCode, code);
       assert.equal(doc.ok, code === 0);
       if (code) assert.equal(typeof doc.error.message, "string");
@@ -169,11 +170,11 @@ describe("e2e: self-upgrade", function () {
   it("a finalize killed while removing leftovers (only cleared/ left) is finished by the next command", async () => {
     const r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const snap = path.join(root, "snapshots", JSON.parse(r.stdout).manifest.id);
+    const snap = path.join(root, "snapshots", jsonDoc(r.stdout).manifest.id);
     await writeTree(snap, { "cleared/cache/compiled/abc.php": "<?php // cached\n" });
     const st = await runGpm(["status", "--root", root, "--json"]);
     assert.equal(st.code, 0, st.stderr);
-    assert.match(JSON.parse(st.stdout).recovered.join("\n"), /removed staged leftovers/);
+    assert.match(jsonDoc(st.stdout).recovered.join("\n"), /removed staged leftovers/);
     assert.deepEqual((await fsp.readdir(snap)).sort(), ["files.json", "log.ndjson", "manifest.json", "previous", "user"]);
   });
 
@@ -189,6 +190,6 @@ describe("e2e: self-upgrade", function () {
     assert.deepEqual(ids.map((i) => i.replace(/^.*Z-/, "")), ["1.8.2", "1.8.3", "1.8.4"]);
     assert.equal((await fsp.readdir(path.join(root, "user/data/upgrades"))).length, 3);
     const r = await runGpm(["snapshots", "--root", root, "--json"]);
-    assert.deepEqual(JSON.parse(r.stdout).snapshots.map((s: { to: string }) => s.to), ["1.8.2", "1.8.3", "1.8.4"]);
+    assert.deepEqual(jsonDoc(r.stdout).snapshots.map((s: { to: string }) => s.to), ["1.8.2", "1.8.3", "1.8.4"]);
   });
 });

@@ -13,6 +13,8 @@ import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { ZipArchive } from "archiver";
 
+import { checkJsonRun } from "./json.js";
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const GPM_BIN = path.join(REPO, "bin", "gpm");
 
@@ -247,6 +249,13 @@ export function runGpm(args: string[], opts: { env?: Record<string, string | und
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      // Every --json output of every e2e test is checked against docs/schema (test/helpers/json.ts).
+      try {
+        checkJsonRun(args, { code, stdout });
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
       resolve({ code, signal, stdout, stderr });
     });
     child.stdin.end(opts.input ?? "");

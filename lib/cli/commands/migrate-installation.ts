@@ -12,6 +12,13 @@ export const migrateInstallationCommand = defineCommand({
   options: { "dry-run": { type: "boolean", describe: "show the plan, change nothing" } },
   // Its own session: read or write is known only once the root has been looked at.
   mode: "none",
+  changes: true,
+  examples: [["gpm migrate-installation --dry-run", "show the plan"], ["gpm migrate-installation --yes", "apply it without asking"]],
+  exits: { 1: "a step failed (rolled back) or confirmation needed", 5: "another gpm holds the lock" },
+  result: (z) => {
+    const step = z.looseObject({ from: z.number().int(), to: z.number().int(), risk: z.string(), description: z.string() });
+    return { dryRun: z.boolean(), managed: z.boolean(), from: z.number().int(), to: z.number().int(), structure: z.number().int(), plan: z.array(step), applied: z.array(step) };
+  },
   load: async () => {
     const [{ open }, { withInstallation }, { migrateInstallation, planMigrations }, { fail }] = await Promise.all([
       import("../context.js"),
@@ -30,9 +37,9 @@ export const migrateInstallationCommand = defineCommand({
       if (dryRun || before.steps.length === 0) {
         return withInstallation(ctx, "migrate-installation", "read", async () => {
           const data = report(before.current, []);
-          if (before.steps.length === 0) return { data, lines: [`structure is current (${before.current})`] };
+          if (before.steps.length === 0) return { changed: false, data, lines: [`structure is current (${before.current})`] };
           const head = before.managed ? `structure ${before.current} → ${before.target}:` : `unmanaged installation (no .gpm/metadata.json); adopting it means structure 0 → ${before.target}:`;
-          return { data, lines: [head, ...before.steps.map(stepLine), "dry run: nothing changed"] };
+          return { changed: false, data, lines: [head, ...before.steps.map(stepLine), "dry run: nothing changed"] };
         });
       }
       // The yes comes before the session: without one nothing at all is applied —
@@ -41,7 +48,7 @@ export const migrateInstallationCommand = defineCommand({
       return withInstallation(ctx, "migrate-installation", "write", async ({ inst }) => {
         const result = await migrateInstallation(inst, { log: ctx.log, confirm: async () => true });
         const applied = before.steps.filter((s) => s.to <= result.structure);
-        return { data: report(result.structure, applied), lines: [...applied.map((s) => `applied ${s.from}→${s.to}: ${s.description}`), `structure is now ${result.structure}`] };
+        return { changed: applied.length > 0, data: report(result.structure, applied), lines: [...applied.map((s) => `applied ${s.from}→${s.to}: ${s.description}`), `structure is now ${result.structure}`] };
       });
     };
   },

@@ -5,6 +5,12 @@ export const preflightCommand = defineCommand({
   describe: "run every check of the upgrade to <version> (default: latest on the channel) without changing anything",
   positionals: { version: { type: "string", describe: "target version (1.8.0 or grav@1.8.0)" } },
   mode: "read",
+  examples: [
+    ["gpm preflight", "check the upgrade to the latest release"],
+    ["gpm preflight 1.7.0 --allow-downgrade", "check a downgrade"],
+  ],
+  exits: { 1: "error (not an installation, feed unreadable)", 3: "a check failed", 6: "the feed failed its trust checks" },
+  result: (z, s) => ({ installed: z.string().nullable(), target: z.string(), passed: z.boolean(), checks: z.array(s.check) }),
   load: async () => {
     const [{ installedVersion }, { runPreflight }, { resolveRelease }, { formatCheck }, { Exit }] = await Promise.all([
       import("../../install/installation.js"),

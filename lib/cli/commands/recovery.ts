@@ -10,7 +10,22 @@ export const recoveryCommand = defineCommand({
   describe: "recovery mode: status | enable --reason R | clear | token [--ttl 15m] | serve [--host H] [--port P] [--public]",
   mode: "none",
   subcommands: [
-    defineCommand({ name: "status", describe: "is recovery mode on, since when and why", mode: "read", load: async () => status }),
+
+    defineCommand({
+      name: "status",
+      describe: "is recovery mode on, since when and why",
+      mode: "read",
+      result: (z) => ({
+        recovery: z.boolean(),
+        flag: z.string(),
+        reason: z.string().optional(),
+        since: z.string().optional(),
+        manifest: z.string().nullable().optional(),
+        quarantined: z.array(z.string()).optional(),
+        readable: z.boolean().optional(),
+      }),
+      load: async () => status,
+    }),
     defineCommand({
       name: "enable",
       describe: "turn recovery mode on (self-upgrade refuses while it is on)",
@@ -20,6 +35,7 @@ export const recoveryCommand = defineCommand({
         if (!reason.trim()) throw new GpmError(Exit.USAGE, "--reason must not be empty", 'say why, e.g. --reason "site down after upgrade"');
       },
       mode: "write",
+      result: (z) => ({ recovery: z.literal(true), created: z.boolean(), reason: z.string(), since: z.string(), manifest: z.string().nullable() }),
       load: async () => enable,
     }),
     defineCommand({
@@ -27,6 +43,7 @@ export const recoveryCommand = defineCommand({
       describe: "turn recovery mode off, after a rollback since it was turned on or a passing health check",
       options: { force: { type: "boolean", describe: "clear even without a rollback or a passing health check" } },
       mode: "write",
+      result: (z) => ({ recovery: z.literal(false), cleared: z.boolean(), because: z.string().optional() }),
       load: async () => clear,
     }),
     defineCommand({
@@ -35,6 +52,7 @@ export const recoveryCommand = defineCommand({
       options: { ttl: TTL },
       validate: async ({ ttl }) => void (await import("../../recovery-mode/token.js")).parseTtl(ttl),
       mode: "read",
+      result: (z) => ({ token: z.string(), expiresAt: z.string() }),
       load: async () => token,
     }),
     defineCommand({
@@ -48,6 +66,7 @@ export const recoveryCommand = defineCommand({
       },
       // Its own session: the lock is let go before the page goes up.
       mode: "none",
+      result: (z) => ({ url: z.string(), token: z.string(), expiresAt: z.string(), host: z.string(), port: z.number().int() }),
       load: async () => serve,
     }),
   ],
@@ -75,6 +94,7 @@ async function enable({ args, session: { inst } }: Run<{ reason: string }>) {
   const { enableRecovery } = await import("../../recovery-mode/flag.js");
   const { flag, created } = await enableRecovery(inst, args.reason.trim());
   return {
+    changed: created,
     data: { recovery: true, created, reason: flag.reason, since: flag.createdAt, manifest: flag.manifest },
     lines: created
       ? [`recovery mode is on (${inst.config.recoveryFlag}); self-upgrade refuses until \`gpm recovery clear\``]
@@ -89,7 +109,7 @@ async function clear({ ctx, args, session: { inst } }: Run<{ force?: boolean | u
   if (args.force) {
     ctx.log.warn("clearing the recovery flag without a rollback or a passing health check (--force)");
     await clearRecoveryFlag(inst);
-    return { data: { recovery: false, cleared: true, because: "force" }, lines: ["recovery mode cleared (--force)"] };
+    return { changed: true, data: { recovery: false, cleared: true, because: "force" }, lines: ["recovery mode cleared (--force)"] };
   }
   const basis = await clearBasis(inst, flag);
   if (!basis.ok) {
@@ -97,7 +117,7 @@ async function clear({ ctx, args, session: { inst } }: Run<{ force?: boolean | u
   }
   await clearRecoveryFlag(inst);
   const why = basis.because === "rollback" ? `rollback with ${basis.manifest} at ${basis.at}` : `health check of ${basis.url} answered ${basis.status}`;
-  return { data: { recovery: false, cleared: true, ...basis }, lines: [`recovery mode cleared (${why})`] };
+  return { changed: true, data: { recovery: false, cleared: true, ...basis }, lines: [`recovery mode cleared (${why})`] };
 }
 
 async function token({ ctx, args, session: { inst } }: Run<{ ttl: string }>) {
@@ -114,11 +134,12 @@ async function token({ ctx, args, session: { inst } }: Run<{ ttl: string }>) {
  * error document.
  */
 async function serve({ ctx, args }: { ctx: Context; args: { host?: string | undefined; public?: boolean | undefined; port: number; ttl: string } }) {
-  const [{ GpmError, Exit }, { issueToken, parseTtl }, { startRecoveryServer }, { withInstallation }] = await Promise.all([
+  const [{ GpmError, Exit }, { issueToken, parseTtl }, { startRecoveryServer }, { withInstallation }, { envelope }] = await Promise.all([
     import("../../util/errors.js"),
     import("../../recovery-mode/token.js"),
     import("../../recovery-mode/server/index.js"),
     import("../session.js"),
+    import("../run.js"),
   ]);
   const ttl = parseTtl(args.ttl);
   const port = args.port;
@@ -139,7 +160,7 @@ async function serve({ ctx, args }: { ctx: Context; args: { host?: string | unde
     const url = `${server.url}?token=${encodeURIComponent(t.token)}`;
     if (ctx.json) {
       const doc = { url, token: t.token, expiresAt: t.expiresAt.toISOString(), host: server.host, port: server.port };
-      process.stdout.write(JSON.stringify({ ok: true, command: "recovery serve", exitCode: Exit.OK, ...doc }) + "\n");
+      process.stdout.write(JSON.stringify({ ...envelope("recovery serve", Exit.OK), ...doc }) + "\n");
     }
     ctx.say(`recovery page: ${url}`);
     ctx.say(`the token expires at ${t.expiresAt.toISOString()}; get a new one with \`gpm recovery token\``);

@@ -1,5 +1,6 @@
 import { defineCommand } from "../spec.js";
 import type { FeedInfo } from "../../stage/feed-trust.js";
+import type { ZodType } from "zod";
 
 /** The feed's version and expiry (feed trust), when it carries them. */
 function feedLine(f: FeedInfo): string[] {
@@ -20,6 +21,45 @@ export const selfUpgradeCommand = defineCommand({
   },
   // --check only reads: it locks only to repair an interrupted run.
   mode: (a) => (a.check ? "read" : "write"),
+  examples: [
+    ["gpm self-upgrade --check", "is there a newer release? (changes nothing)"],
+    ["gpm self-upgrade --dry-run", "preflight and stage it, list what would change, keep nothing"],
+    ["gpm self-upgrade --yes --json", "upgrade from a script"],
+  ],
+  exits: {
+    1: "error",
+    2: "usage",
+    3: "a preflight check or policy refused",
+    4: "the smoke check failed; the old tree is back",
+    5: "another gpm holds the lock",
+    6: "download, signature or feed trust failed",
+    7: "the restore failed too (recovery mode)",
+  },
+  result: (z, s) => {
+    const recovered = { recovered: z.array(s.repair).optional() };
+    const forms: Record<string, ZodType>[] = [
+      {
+        action: z.literal("check"),
+        installed: z.string(),
+        latest: z.string(),
+        updateAvailable: z.boolean(),
+        releases: z.array(z.object({ version: z.string(), date: z.string().nullable(), channel: z.string(), changelog: z.string() })),
+        feed: z.object({ version: z.number().nullable(), expires: z.string().nullable(), trusted: z.boolean() }),
+      },
+      { action: z.literal("up-to-date"), installed: z.string(), ...recovered },
+      {
+        action: z.literal("dry-run"),
+        installed: z.string(),
+        target: z.string(),
+        checks: z.array(s.check),
+        files: z.object({ count: z.number().int(), bytes: z.number() }),
+        core: z.array(z.string()),
+        ...recovered,
+      },
+      { action: z.literal("upgraded"), installed: z.string(), target: z.string(), id: z.string(), downtimeMs: z.number().nullable(), manifest: s.manifest, checks: z.array(s.check), ...recovered },
+    ];
+    return forms;
+  },
   load: async () => {
     const { selfUpgrade, checkForUpdate, formatCheck } = await import("../../pipeline/self-upgrade.js");
     return async ({ ctx, args: a, session: { inst, recovered } }) => {
@@ -53,6 +93,7 @@ export const selfUpgradeCommand = defineCommand({
       }
       const m = r.manifest;
       return {
+        changed: true,
         data: { action: r.action, installed: r.installed, target: r.target, id: m.id, downtimeMs: m.downtimeMs, manifest: m, checks: r.checks, ...repaired },
         lines: [`upgraded ${r.installed} → ${m.to} (snapshot ${m.id}, downtime ${m.downtimeMs} ms maintenance on → off, smoke check included); undo with: gpm rollback ${m.id}`],
       };

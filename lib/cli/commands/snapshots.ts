@@ -15,6 +15,7 @@ export const snapshotsCommand = defineCommand({
       describe: "keep a snapshot from retention",
       positionals: ID,
       mode: "write",
+      result: (z) => ({ id: z.string(), pinned: z.boolean() }),
       load: async () => async ({ args, session }) => pin(session, args.id, true),
     }),
     defineCommand({
@@ -22,9 +23,18 @@ export const snapshotsCommand = defineCommand({
       describe: "let retention prune a snapshot again (it still never prunes the way back from the live tree)",
       positionals: ID,
       mode: "write",
+      result: (z) => ({ id: z.string(), pinned: z.boolean() }),
       load: async () => async ({ args, session }) => pin(session, args.id, false),
     }),
   ],
+  examples: [["gpm snapshots", "list them; * marks the one whose tree is live"], ["gpm snapshots --json | jq '.snapshots[].id'", "ids for a script"]],
+  exits: { 1: "error (not an installation, unreadable state)" },
+  result: (z) => ({
+    snapshots: z.array(
+      z.object({ id: z.string(), kind: z.string(), from: z.string().nullable(), to: z.string(), date: z.string(), status: z.string(), size: z.number(), downtimeMs: z.number().nullable(), pinned: z.boolean(), liveSource: z.boolean() }),
+    ),
+    liveSource: z.string().nullable(),
+  }),
   load: async () => {
     const { listSnapshots } = await import("../../pipeline/status.js");
     return async ({ session: { inst } }) => {
@@ -47,7 +57,8 @@ async function pin({ inst }: Session, id: string, pinned: boolean) {
   const r = await setPinned(inst, id, pinned);
   const word = pinned ? "pinned" : "unpinned";
   return {
-    data: { changed: r.changed, id: r.manifest.id, pinned: r.manifest.pinned },
+    changed: r.changed,
+    data: { id: r.manifest.id, pinned: r.manifest.pinned === true },
     lines: [r.changed ? `${word} ${r.manifest.id}` : `${r.manifest.id} was already ${word}; nothing changed`],
   };
 }

@@ -4,6 +4,20 @@ export const statusCommand = defineCommand({
   name: "status",
   describe: "installed version, structure version, last upgrade, pending transaction, maintenance and recovery flags",
   mode: "read",
+  examples: [["gpm status", "what is installed and whether anything is pending"], ["gpm status --json", "the same as one JSON document"]],
+  exits: { 1: "not an installation, or its state is unreadable" },
+  result: (z, s) => ({
+    root: z.string(),
+    installed: z.string().nullable(),
+    structureVersion: z.number().int(),
+    structureCurrent: z.number().int(),
+    lastUpgrade: z.object({ id: z.string(), from: z.string().nullable(), to: z.string(), at: z.string().nullable(), status: z.string() }).nullable(),
+    pendingTransaction: z.object({ kind: z.string(), manifestId: z.string(), phase: z.string(), pid: z.number(), createdAt: z.string() }).nullable(),
+    lock: z.object({ pid: z.number(), host: z.string(), since: z.string(), command: z.string() }).nullable(),
+    maintenance: z.record(z.string(), z.unknown()).nullable(),
+    recovery: z.object({ reason: z.string(), createdAt: z.string(), manifest: z.string().nullable(), quarantined: z.array(z.string()) }).nullable(),
+    recovered: z.array(s.repair),
+  }),
   load: async () => {
     const { readStatus } = await import("../../pipeline/status.js");
     return async ({ session: { inst, recovered } }) => {

@@ -4,6 +4,9 @@ export const verifyCommand = defineCommand({
   name: "verify",
   describe: "compare the live core files with the current manifest's hashes; list drift (exit 1 on drift)",
   mode: "read",
+  examples: [["gpm verify", "re-hash the live core files"], ["gpm verify --json | jq '.drift'", "what differs"]],
+  exits: { 1: "drift found, or nothing to verify against", 5: "another gpm is repairing" },
+  result: (z) => ({ id: z.string(), version: z.string(), checked: z.number().int(), drift: z.array(z.object({ kind: z.string(), path: z.string() })) }),
   load: async () => {
     const [{ installedVersion }, { currentManifest }, { verifyTree }, { fail, Exit }] = await Promise.all([
       import("../../install/installation.js"),
