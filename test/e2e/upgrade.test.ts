@@ -34,6 +34,7 @@ describe("e2e: self-upgrade", function () {
   it("replaces the core byte for byte, drops what the new release dropped, keeps everything else, empties the cache", async () => {
     let r = await runGpm(["self-upgrade", "--version", "1.8.0", "--root", root, "--feed", feed]);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /downtime \d+ ms maintenance on → off, smoke check included; swap \d+ ms the renames alone/);
     const userBefore = await treeState(path.join(root, "user"), { exclude: (p) => p.startsWith("data/upgrades") });
     const othersBefore = await treeState(root, { exclude: (p) => [...CORE, "user", "cache", "snapshots", ".gpm", "newdir", "CHANGELOG.md"].some((c) => p === c || p.startsWith(c + "/")) });
     await writeTree(root, { "cache/compiled/again.php": "<?php\n" });
@@ -73,6 +74,9 @@ describe("e2e: self-upgrade", function () {
     assert.deepEqual((await fsp.readdir(snap)).sort(), ["files.json", "log.ndjson", "manifest.json", "previous", "user"]);
     const m = out.manifest;
     assert.ok(m.downtimeMs >= 0 && typeof m.timings.swap === "number" && typeof m.timings.download === "number");
+    // Issue 11 item 7: downtime (maintenance on → off) is told apart from swapMs (the renames alone).
+    assert.equal(out.swapMs, m.swapMs);
+    assert.ok(typeof m.swapMs === "number" && m.swapMs <= m.downtimeMs, "the swap is part of the downtime");
     assert.deepEqual(m.core, ["CHANGELOG.md", ...CORE, "newdir"].sort());
   });
 

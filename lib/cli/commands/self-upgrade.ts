@@ -56,7 +56,7 @@ export const selfUpgradeCommand = defineCommand({
         core: z.array(z.string()),
         ...recovered,
       },
-      { action: z.literal("upgraded"), installed: z.string(), target: z.string(), id: z.string(), downtimeMs: z.number().nullable(), manifest: s.manifest, checks: z.array(s.check), ...recovered },
+      { action: z.literal("upgraded"), installed: z.string(), target: z.string(), id: z.string(), downtimeMs: z.number().nullable(), swapMs: z.number().nullable(), manifest: s.manifest, checks: z.array(s.check), ...recovered },
     ];
     return forms;
   },
@@ -94,8 +94,8 @@ export const selfUpgradeCommand = defineCommand({
       const m = r.manifest;
       return {
         changed: true,
-        data: { action: r.action, installed: r.installed, target: r.target, id: m.id, downtimeMs: m.downtimeMs, manifest: m, checks: r.checks, ...repaired },
-        lines: [`upgraded ${r.installed} → ${m.to} (snapshot ${m.id}, downtime ${m.downtimeMs} ms maintenance on → off, smoke check included); undo with: gpm rollback ${m.id}`],
+        data: { action: r.action, installed: r.installed, target: r.target, id: m.id, downtimeMs: m.downtimeMs, swapMs: m.swapMs ?? null, manifest: m, checks: r.checks, ...repaired },
+        lines: [`upgraded ${r.installed} → ${m.to} (snapshot ${m.id}, downtime ${m.downtimeMs} ms maintenance on → off, smoke check included; swap ${m.swapMs ?? "?"} ms the renames alone); undo with: gpm rollback ${m.id}`],
       };
     };
   },
