@@ -3,6 +3,7 @@ import type cliProgressTypes from "cli-progress";
 import { createLogger, routeLogLines, type Logger, type LogLevel } from "../util/log.js";
 import { noProgress, type ProgressFactory } from "../util/progress.js";
 import { openInstallation, type Installation } from "../install/installation.js";
+import { setColor, wantsColor } from "../util/color.js";
 
 /** Global options (SPEC section 4), as every command receives them. */
 export interface GlobalOptions {
@@ -37,6 +38,7 @@ export function createContext(g: GlobalOptions): Context {
   const quiet = Boolean(g.quiet);
   const level = (g.logLevel ?? (quiet ? "warn" : "info")) as LogLevel;
   const showProgress = !json && !quiet && Boolean(process.stderr.isTTY);
+  setColor({ stdout: !json && wantsColor(process.stdout), stderr: wantsColor(process.stderr) });
   return {
     root: g.root ?? process.env.GPM_ROOT ?? process.cwd(),
     configPath: g.config,

@@ -7,31 +7,76 @@ import { API_VERSION } from "./api-version.js";
 import { closest } from "../util/suggest.js";
 
 const GLOBAL_OPTIONS = ["root", "config", "feed", "json", "yes", "log-level", "quiet", "help"];
+/** Global options that take a value (`--root DIR`): their value is not a command word. */
+const VALUED = new Set(["--root", "--config", "--feed", "--log-level"]);
 
-/** Every command word and option name gpm knows, for "did you mean". */
-function vocabulary(): { words: Set<string>; flags: Set<string> } {
-  const words = new Set<string>();
+/**
+ * The command words on the line (`recovery`, `token`) and the specs they name,
+ * walked as far as they match: the vocabulary of a suggestion is that
+ * command's, so `gpm status --dryrun` is not told to use self-upgrade's flag.
+ */
+function commandPath(args: readonly string[]): { words: string[]; chain: Command[]; firstWord: string | null } {
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") break;
+    if (a.startsWith("-")) {
+      if (VALUED.has(a)) i++;
+      continue;
+    }
+    words.push(a);
+  }
+  const chain: Command[] = [];
+  let level: readonly Command[] = Object.values(commands);
+  for (const w of words) {
+    const c = level.find((x) => x.name === w);
+    if (!c) break;
+    chain.push(c);
+    level = c.subcommands;
+  }
+  return { words, chain, firstWord: words[0] ?? null };
+}
+
+/** The words that could come next after `chain`, and the flags `chain` accepts (every flag when no command matched). */
+function vocabulary(chain: readonly Command[]): { words: string[]; flags: Set<string> } {
   const flags = new Set(GLOBAL_OPTIONS.map((o) => `--${o}`));
-  const walk = (c: Command): void => {
-    words.add(c.name);
+  const last = chain[chain.length - 1];
+  const words = (last ? last.subcommands : Object.values(commands)).map((c) => c.name);
+  const walk = (c: Command, deep: boolean): void => {
     for (const o of Object.keys(c.options)) flags.add(`--${o}`);
-    c.subcommands.forEach(walk);
+    if (deep) for (const s of c.subcommands) walk(s, true);
   };
-  Object.values(commands).forEach(walk);
+  if (chain.length) chain.forEach((c) => walk(c, false));
+  else Object.values(commands).forEach((c) => walk(c, true));
   return { words, flags };
 }
 
-/** `Unknown argument: statsu` → `did you mean status?` */
-function suggestion(msg: string, args: string[]): string | null {
+/**
+ * A usage error, said in one line with the closest known word:
+ * `Unknown argument: statsu` → `unknown command "statsu" (did you mean status?)`,
+ * `Unknown argument: dryrun` → `… (did you mean --dry-run?)`.
+ */
+function explain(msg: string, args: string[]): string {
   const m = /^Unknown arguments?: (.+)$/.exec(msg) ?? /^Unknown command: (.+)$/.exec(msg);
-  if (!m) return null;
-  const { words, flags } = vocabulary();
+  if (!m) return msg;
+  const { chain, words: given } = commandPath(args);
+  const { words, flags } = vocabulary(chain);
   for (const bad of m[1]!.split(", ")) {
     const flag = args.find((a) => a === `--${bad}` || a.startsWith(`--${bad}=`) || a === `-${bad}`);
-    const near = flag ? closest(`--${bad}`, flags) : closest(bad, words);
-    if (near) return `did you mean ${near}?`;
+    if (flag) {
+      const near = closest(`--${bad}`, flags);
+      const whose = chain.length ? ` for gpm ${chain.map((c) => c.name).join(" ")}` : "";
+      return `unknown option ${flag.split("=")[0]}${whose}${near ? ` (did you mean ${near}?)` : ""}`;
+    }
+    if (given[chain.length] === bad) {
+      const last = chain[chain.length - 1];
+      if (last && !last.subcommands.length) return `gpm ${chain.map((c) => c.name).join(" ")} takes no argument "${bad}"`;
+      const near = closest(bad, words);
+      const what = chain.length ? `${chain.map((c) => c.name).join(" ")} action` : "command";
+      return `unknown ${what} "${bad}"${near ? ` (did you mean ${near}?)` : ""}`;
+    }
   }
-  return null;
+  return msg;
 }
 
 /**
@@ -59,15 +104,19 @@ export async function main(argv: string[]): Promise<void> {
     .version(false)
     .help()
     .alias("help", "h")
-    .epilogue("Exit codes: 0 ok, 1 error, 2 usage, 3 blocked by a check, 4 smoke check failed (restored), 5 locked, 6 integrity, 7 restore failed (recovery mode), 130/143 interrupted. Each command's --help lists its own.")
+    .epilogue(
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 blocked by a check or policy, 4 smoke check failed (restored), 5 locked, 6 integrity, 7 restore failed (recovery mode), 8 committed but not finished (the next gpm command finishes it), 130/143 interrupted. Each command's --help lists its own; all of them: docs/CLI.md.",
+    )
     .fail((msg, err) => {
       if (err) throw err;
-      const hint = [suggestion(msg, args), "see `gpm --help`"].filter(Boolean).join(" ");
+      const message = explain(msg, args);
+      const { chain } = commandPath(args);
+      const hint = `see \`gpm ${chain.map((c) => c.name + " ").join("")}--help\``;
       if (args.includes("--json")) {
-        const doc = { apiVersion: API_VERSION, ok: false, command: null, exitCode: 2, error: { code: 2, message: msg, hint } };
+        const doc = { apiVersion: API_VERSION, ok: false, command: null, exitCode: 2, error: { code: 2, message, hint } };
         fs.writeSync(1, JSON.stringify(doc, null, 2) + "\n");
       }
-      fs.writeSync(2, `error: ${msg} — ${hint}\n`);
+      fs.writeSync(2, `error: ${message} — ${hint}\n`);
       process.exit(2);
     })
     .parseAsync();

@@ -1,6 +1,7 @@
 import { GpmError, Exit, errorMessage, fsRefusal } from "../util/errors.js";
 import { installSignalHandlers } from "../util/signals.js";
 import { API_VERSION } from "./api-version.js";
+import { paintErr } from "../util/color.js";
 import { createContext, stopProgress, type Context, type GlobalOptions } from "./context.js";
 
 /** What a command handler returns: the JSON document's body, human lines, and the exit code. */
@@ -59,7 +60,7 @@ export async function runCommand(command: string, argv: GlobalOptions, opts: { c
       if (!argv.quiet && err instanceof GpmError && Array.isArray((err.details as { lines?: unknown })?.lines)) {
         for (const l of (err.details as { lines: string[] }).lines) ctx.say(l);
       }
-      process.stderr.write(`error: ${message}${hint ? ` — ${hint}` : ""}\n`);
+      process.stderr.write(`${paintErr.red("error:")} ${message}${hint ? ` — ${hint}` : ""}\n`);
     }
   }
   process.exitCode = code;

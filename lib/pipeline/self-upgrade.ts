@@ -1,6 +1,7 @@
 import { removeEmptyStateDir } from "../web/state-dirs.js";
 import { exists } from "../util/fsx.js";
 import { versioning } from "../util/version.js";
+import { paint } from "../util/color.js";
 import type { Installation } from "../install/installation.js";
 import { requireInstalledVersion } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
@@ -16,7 +17,9 @@ import { runPreflight, blockingFailures } from "../preflight/index.js";
 import type { CheckResult } from "../preflight/types.js";
 import { readRecoveryFlag } from "../recovery-mode/flag.js";
 import { promoteStage } from "../promote/promote.js";
+import { entryChanges, type EntryChanges } from "../promote/plan.js";
 import { resolveRelease } from "./resolve-release.js";
+import { checkVersionPolicy } from "../preflight/version-policy.js";
 import type { FeedInfo } from "../stage/feed-trust.js";
 
 export interface SelfUpgradeOptions {
@@ -31,7 +34,7 @@ export interface SelfUpgradeOptions {
 
 export type SelfUpgradeOutcome =
   | { action: "up-to-date"; installed: string }
-  | { action: "dry-run"; installed: string; target: string; checks: CheckResult[]; files: { count: number; bytes: number }; core: string[] }
+  | { action: "dry-run"; installed: string; target: string; checks: CheckResult[]; files: { count: number; bytes: number }; core: string[]; changes: EntryChanges }
   | { action: "upgraded"; installed: string; target: string; checks: CheckResult[]; manifest: Manifest };
 
 export interface CheckOutcome {
@@ -73,11 +76,9 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   if (flag) throw blocked(`the installation is in recovery mode (${flag.reason})`, "roll back or repair it, then `gpm recovery clear`");
 
   const { release } = await resolveRelease(inst, o.version, o.log);
-  const cmp = versioning(inst.config.versionScheme).compare(release.version, installed);
-  if (cmp === 0) return { action: "up-to-date", installed };
-  if (cmp < 0 && !o.allowDowngrade) {
-    throw blocked(`${release.version} is older than the installed ${installed}`, "pass --allow-downgrade to install an older release");
-  }
+  const policy = checkVersionPolicy(inst, installed, release.version, Boolean(o.allowDowngrade));
+  if (policy.cmp === 0) return { action: "up-to-date", installed };
+  if (policy.status === "fail") throw blocked(policy.message, policy.fix ?? undefined);
 
   const checks = await runPreflight({ inst, release, log: o.log, installed });
   const failures = blockingFailures(checks, { ignore: o.ignoreCheck ?? [], force: Boolean(o.force) });
@@ -101,12 +102,13 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
     await dropEmptyStore();
     throw err;
   });
+  const previousCore = (await currentManifest(inst, installed))?.core ?? [];
   if (o.dryRun) {
+    const changes = await entryChanges(inst, stage.entries, previousCore);
     await discardStage(inst, stage);
     await dropEmptyStore();
-    return { action: "dry-run", installed, target: release.version, checks, files: stage.manifest.files, core: stage.manifest.core };
+    return { action: "dry-run", installed, target: release.version, checks, files: stage.manifest.files, core: [...changes.added, ...changes.replaced, ...changes.removed].sort(), changes };
   }
-  const previousCore = (await currentManifest(inst, installed))?.core ?? [];
   if (abortRequested()) {
     // SIGINT/SIGTERM while staging: nothing live was touched, so clean up instead of promoting.
     await discardStage(inst, stage);
@@ -121,5 +123,6 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
 }
 
 export function formatCheck(c: CheckResult): string {
-  return `${c.status.padEnd(4)}  ${c.id.padEnd(20)} ${c.message}${c.fix && c.status !== "pass" ? `\n      fix: ${c.fix}` : ""}`;
+  const word = { pass: paint.green, warn: paint.yellow, fail: paint.red }[c.status](c.status.padEnd(4));
+  return `${word}  ${c.id.padEnd(20)} ${c.message}${c.fix && c.status !== "pass" ? `\n      fix: ${c.fix}` : ""}`;
 }

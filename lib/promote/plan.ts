@@ -8,6 +8,37 @@ import { snapshotPaths } from "../store/paths.js";
 import { errnoCode } from "../util/errors.js";
 import { mkdirp } from "../util/owner.js";
 
+/**
+ * The one rule of what an upgrade swaps: every top-level entry of the package
+ * that is not preserved, and every entry that was core in the installed
+ * release (its manifest says so) and is gone from the new one.
+ */
+function coreOf(inst: Installation, packageEntries: readonly string[], previousCore: readonly string[]): { core: string[]; dropped: string[] } {
+  const preserved = preservedNames(inst);
+  const core = packageEntries.filter((e) => !preserved.has(e)).sort();
+  const dropped = previousCore.filter((e) => !preserved.has(e) && !core.includes(e)).sort();
+  return { core, dropped };
+}
+
+/** What an upgrade would do to each top-level entry (`self-upgrade --dry-run`); reads only. */
+export interface EntryChanges {
+  /** In the package, not live yet. */
+  added: string[];
+  /** Live now; the package's copy takes its place (the live one goes to the snapshot). */
+  replaced: string[];
+  /** Core in the installed release, gone from the new one: moved into the snapshot. */
+  removed: string[];
+}
+
+export async function entryChanges(inst: Installation, packageEntries: readonly string[], previousCore: readonly string[]): Promise<EntryChanges> {
+  const { core, dropped } = coreOf(inst, packageEntries, previousCore);
+  const live = async (e: string): Promise<boolean> => (await fsp.lstat(path.join(inst.root, e)).catch(() => null)) !== null;
+  const out: EntryChanges = { added: [], replaced: [], removed: [] };
+  for (const e of core) ((await live(e)) ? out.replaced : out.added).push(e);
+  for (const e of dropped) if (await live(e)) out.removed.push(e);
+  return out;
+}
+
 export interface UpgradePlan {
   moves: Move[];
   /** Top-level entries swapped: put live from the package, or moved aside because the new release dropped them. */
@@ -28,9 +59,7 @@ export interface UpgradePlan {
  */
 export async function planUpgrade(inst: Installation, o: { id: string; packageEntries: string[]; previousCore: string[] }): Promise<UpgradePlan> {
   const sp = snapshotPaths(inst, o.id);
-  const preserved = preservedNames(inst);
-  const core = o.packageEntries.filter((e) => !preserved.has(e)).sort();
-  const dropped = o.previousCore.filter((e) => !preserved.has(e) && !core.includes(e)).sort();
+  const { core, dropped } = coreOf(inst, o.packageEntries, o.previousCore);
   await mkdirp(sp.previous);
 
   const moves: Move[] = [];

@@ -1,8 +1,6 @@
 import type { Installation } from "../install/installation.js";
-import type { Manifest } from "../store/manifest.js";
 import { walkFiles } from "../util/fsx.js";
-import { fail } from "../util/errors.js";
-import { compareWithRecord, readFilesRecord, coreFiles } from "../store/files-record.js";
+import { compareWithRecord, coreFiles, type FileRecord } from "../store/files-record.js";
 
 export interface Drift {
   path: string;
@@ -10,17 +8,15 @@ export interface Drift {
 }
 
 /**
- * `gpm verify`: the live core files against the manifest's files.json (sha256
- * of each file as released). Files added under a core entry count as drift
+ * `gpm verify`: the live core files against the record of the live tree
+ * (lib/store/live-record.ts: sha256 of each file as gpm put it live). Files added under a core entry count as drift
  * too: an upgrade replaces the entry whole, so they would go with it.
  */
-export async function verifyTree(inst: Installation, m: Manifest): Promise<{ checked: number; drift: Drift[] }> {
-  const record = await readFilesRecord(inst, m);
-  if (!record) throw fail(`snapshot ${m.id} has no files.json to verify against`, "it may have been pruned or damaged");
-  const core = coreFiles(record, m.core);
+export async function verifyTree(inst: Installation, record: FileRecord, entries: readonly string[]): Promise<{ checked: number; drift: Drift[] }> {
+  const core = coreFiles(record, entries);
   const { modified, missing, checked } = await compareWithRecord(inst.root, core);
   const drift: Drift[] = [...modified.map((p) => ({ path: p, kind: "modified" as const })), ...missing.map((p) => ({ path: p, kind: "missing" as const }))];
-  for (const entry of m.core) {
+  for (const entry of entries) {
     await walkFiles(inst.root, entry, (rel) => {
       if (!(rel in core)) drift.push({ path: rel, kind: "added" });
     });

@@ -8,6 +8,7 @@ import { snapshotPaths } from "../store/paths.js";
 import { runSwap } from "../txn/run.js";
 import { rel } from "../txn/journal.js";
 import { planSwap } from "./plan.js";
+import { hashPrevious, writePreviousRecord } from "../store/live-record.js";
 import { finalizeRollback, removeSwapScratch } from "./finish.js";
 export interface RollbackResult {
   manifest: Manifest;
@@ -55,6 +56,8 @@ export async function rollback(inst: Installation, id: string | undefined, o: { 
     }
     if (!(await fsp.lstat(sp.user).catch(() => null))?.isDirectory()) throw fail(`--with-user: snapshot ${m.id} holds no user/`, "roll back without --with-user");
   }
+  // What goes live is previous/ as it is now: hashed before the swap, kept once it is committed, for `gpm verify` (lib/store/live-record.ts).
+  const previousRecord = direction === "rollback" ? await hashPrevious(inst, m) : null;
   const moves = await planSwap(inst, m, { withUser });
   const j = await runSwap(inst, {
     kind: "rollback",
@@ -75,6 +78,7 @@ export async function rollback(inst: Installation, id: string | undefined, o: { 
       return fail(`rollback of ${m.id} failed: ${errorMessage(err)}; nothing changed`, "see the log for details");
     },
   });
+  await writePreviousRecord(inst, m, previousRecord);
   const done = await finalizeRollback(inst, j, o.log);
   return { manifest: done.manifest, live: goingLive, direction, downtimeMs: done.downtimeMs, withUser: done.withUser, requarantined: done.requarantined };
 }

@@ -17,6 +17,8 @@ export interface SnapshotPaths {
   package: string;
   /** files.json: every file of the package as unpacked. */
   files: string;
+  /** previous-files.json: every file of previous/ (the older tree) as the first rollback found it. */
+  previousFiles: string;
   /** The copy of user/ made while staging. */
   user: string;
   /** The core entries an upgrade replaced (what a rollback puts back). */
@@ -44,6 +46,7 @@ const NAMES = {
   archive: "package.zip",
   package: "package",
   files: "files.json",
+  previousFiles: "previous-files.json",
   user: "user",
   previous: "previous",
   cleared: "cleared",
@@ -89,6 +92,7 @@ export function snapshotPaths(inst: Installation, id: string): SnapshotPaths {
     archive: at(NAMES.archive),
     package: at(NAMES.package),
     files: at(NAMES.files),
+    previousFiles: at(NAMES.previousFiles),
     user: at(NAMES.user),
     previous: at(NAMES.previous),
     cleared: at(NAMES.cleared),

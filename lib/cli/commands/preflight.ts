@@ -4,25 +4,28 @@ export const preflightCommand = defineCommand({
   name: "preflight",
   describe: "run every check of the upgrade to <version> (default: latest on the channel) without changing anything",
   positionals: { version: { type: "string", describe: "target version (1.8.0 or grav@1.8.0)" } },
+  options: { "allow-downgrade": { type: "boolean", describe: "a target older than the installed version passes the version-policy check (as a warning)" } },
   mode: "read",
   examples: [
     ["gpm preflight", "check the upgrade to the latest release"],
     ["gpm preflight 1.7.0 --allow-downgrade", "check a downgrade"],
   ],
-  exits: { 1: "error (not an installation, feed unreadable)", 3: "a check failed", 6: "the feed failed its trust checks" },
+  exits: { 1: "error (not an installation, feed unreadable)", 3: "a check failed (a downgrade without --allow-downgrade included)", 6: "the feed failed its trust checks" },
   result: (z, s) => ({ installed: z.string().nullable(), target: z.string(), passed: z.boolean(), checks: z.array(s.check) }),
   load: async () => {
-    const [{ installedVersion }, { runPreflight }, { resolveRelease }, { formatCheck }, { Exit }] = await Promise.all([
+    const [{ requireInstalledVersion }, { runPreflight }, { resolveRelease }, { formatCheck }, { Exit }, { checkVersionPolicy }] = await Promise.all([
       import("../../install/installation.js"),
       import("../../preflight/index.js"),
       import("../../pipeline/resolve-release.js"),
       import("../../pipeline/self-upgrade.js"),
       import("../../util/errors.js"),
+      import("../../preflight/version-policy.js"),
     ]);
     return async ({ ctx, args, session: { inst } }) => {
-      const installed = await installedVersion(inst);
+      const installed = await requireInstalledVersion(inst);
       const { release } = await resolveRelease(inst, args.version, ctx.log);
-      const checks = await runPreflight({ inst, release, log: ctx.log, installed });
+      const { cmp: _cmp, ...policy } = checkVersionPolicy(inst, installed, release.version, args.allowDowngrade === true);
+      const checks = [policy, ...(await runPreflight({ inst, release, log: ctx.log, installed }))];
       const failed = checks.filter((c) => c.status === "fail");
       const warned = checks.filter((c) => c.status === "warn");
       return {

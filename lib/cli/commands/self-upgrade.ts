@@ -54,6 +54,7 @@ export const selfUpgradeCommand = defineCommand({
         checks: z.array(s.check),
         files: z.object({ count: z.number().int(), bytes: z.number() }),
         core: z.array(z.string()),
+        changes: z.object({ added: z.array(z.string()), replaced: z.array(z.string()), removed: z.array(z.string()) }),
         ...recovered,
       },
       { action: z.literal("upgraded"), installed: z.string(), target: z.string(), id: z.string(), downtimeMs: z.number().nullable(), swapMs: z.number().nullable(), manifest: s.manifest, checks: z.array(s.check), ...recovered },
@@ -88,7 +89,11 @@ export const selfUpgradeCommand = defineCommand({
       if (r.action === "dry-run") {
         return {
           data: { ...r, ...repaired },
-          lines: [...(ctx.quiet ? [] : r.checks.map(formatCheck)), `dry run: ${r.installed} → ${r.target} staged (${r.files.count} files, core: ${r.core.join(" ")}) and discarded; nothing changed`],
+          lines: [
+            ...(ctx.quiet ? [] : r.checks.map(formatCheck)),
+            ...([["added", "add"], ["replaced", "replace"], ["removed", "remove"]] as const).flatMap(([k, verb]) => r.changes[k].map((e) => `would ${verb.padEnd(7)}  ${e}`)),
+            `dry run: ${r.installed} → ${r.target} staged (${r.files.count} files; ${r.changes.added.length} entries added, ${r.changes.replaced.length} replaced, ${r.changes.removed.length} removed) and discarded; nothing changed`,
+          ],
         };
       }
       const m = r.manifest;

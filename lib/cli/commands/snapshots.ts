@@ -36,17 +36,19 @@ export const snapshotsCommand = defineCommand({
     liveSource: z.string().nullable(),
   }),
   load: async () => {
-    const { listSnapshots } = await import("../../pipeline/status.js");
+    const [{ listSnapshots }, { paint }] = await Promise.all([import("../../pipeline/status.js"), import("../../util/color.js")]);
     return async ({ session: { inst } }) => {
       const rows = await listSnapshots(inst);
       const source = rows.find((r) => r.liveSource);
+      const row = (live: string, id: string, kind: string, fromTo: string, date: string, status: string, size: string, pinned: string): string =>
+        `${live} ${id.padEnd(34)} ${kind.padEnd(8)} ${fromTo.padEnd(18)} ${date.padEnd(25)} ${status.padEnd(10)} ${size.padStart(9)}  ${pinned}`.trimEnd();
       const lines = rows.length
-        ? rows.map(
-            (r) =>
-              `${r.liveSource ? "*" : " "} ${r.id.padEnd(34)} ${r.kind.padEnd(8)} ${`${r.from ?? "?"} → ${r.to}`.padEnd(18)} ${r.date.padEnd(25)} ${r.status.padEnd(10)} ${mb(r.size).padStart(9)}${r.pinned ? "  pinned" : ""}`,
-          )
+        ? [
+            row(" ", "ID", "KIND", "FROM → TO", "DATE", "STATUS", "SIZE", "PINNED"),
+            ...rows.map((r) => row(r.liveSource ? paint.green("*") : " ", r.id, r.kind, `${r.from ?? "?"} → ${r.to}`, r.date, r.status, mb(r.size), r.pinned ? "pinned" : "")),
+          ]
         : ["no snapshots"];
-      if (source) lines.push(`* the live tree came from ${source.id}`);
+      if (source) lines.push(`${paint.green("*")} the live tree came from ${source.id}`);
       return { data: { snapshots: rows, liveSource: source?.id ?? null }, lines };
     };
   },

@@ -19,8 +19,10 @@ export const statusCommand = defineCommand({
     recovered: z.array(s.repair),
   }),
   load: async () => {
-    const { readStatus } = await import("../../pipeline/status.js");
+    const [{ readStatus }, { requireInstallation }] = await Promise.all([import("../../pipeline/status.js"), import("../../install/installation.js")]);
     return async ({ session: { inst, recovered } }) => {
+      // A folder that is not an installation says so (exit 1), never "installed (unknown)".
+      await requireInstallation(inst);
       const s = await readStatus(inst);
       const lines = [
         `root            ${s.root}`,
