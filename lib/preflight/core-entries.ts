@@ -1,4 +1,4 @@
-import fsp from "node:fs/promises";
+import { listNames } from "../util/fsx.js";
 import { preservedNames, type Installation } from "../install/installation.js";
 import { currentManifest } from "../store/manifest.js";
 
@@ -10,7 +10,7 @@ import { currentManifest } from "../store/manifest.js";
  */
 export async function liveCoreEntries(inst: Installation, installed: string | null): Promise<{ names: string[]; fromManifest: boolean }> {
   const manifest = await currentManifest(inst, installed);
-  const live = await fsp.readdir(inst.root);
+  const live = await listNames(inst.root);
   if (manifest) return { names: manifest.core.filter((n) => live.includes(n)).sort(), fromManifest: true };
   const preserved = preservedNames(inst);
   return { names: live.filter((n) => !preserved.has(n)).sort(), fromManifest: false };

@@ -28,8 +28,9 @@ export async function checkDiskSpace({ inst, release }: PreflightInput): Promise
   const free = fsStats.bavail * fsStats.bsize;
   const user = await treeSize(inst.paths.user);
   const pkg = release.size ?? 0;
-  const need = Math.ceil((pkg * 3 + user.bytes) * 1.1);
-  const sum = `need ${formatBytes(need)} (package ${release.size === null ? "size unknown" : formatBytes(pkg)} x 3 + user/ ${formatBytes(user.bytes)} + 10%), ${formatBytes(free)} free on ${where.path}`;
+  // Allocated bytes: a sparse file's copy keeps its holes (lib/stage/snapshot-user.ts).
+  const need = Math.ceil((pkg * 3 + user.allocated) * 1.1);
+  const sum = `need ${formatBytes(need)} (package ${release.size === null ? "size unknown" : formatBytes(pkg)} x 3 + user/ ${formatBytes(user.allocated)} + 10%), ${formatBytes(free)} free on ${where.path}`;
   if (free < need) return failed(DISK_SPACE, `not enough disk space: ${sum}`, `free at least ${formatBytes(need - free)} on that file system (older snapshots go with a lower "keep" in gpm.json)`);
   if (release.size === null) return warn(DISK_SPACE, `the feed does not give the package size; ${sum}`, "make sure there is room for about 3 times the package size as well");
   return pass(DISK_SPACE, sum);

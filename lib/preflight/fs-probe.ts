@@ -2,6 +2,7 @@
  * Read-only probes of the file system shared by the checks. Nothing here
  * creates, changes or removes anything: preflight never writes (test-enforced).
  */
+import { fsPath } from "../util/byte-names.js";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -29,7 +30,7 @@ export async function nearestExisting(p: string): Promise<{ path: string; stats:
 /** Can this process write into (or rename entries of) `p`? access(2) also knows read-only mounts. */
 export async function canWrite(p: string): Promise<boolean> {
   try {
-    await fsp.access(p, fs.constants.W_OK);
+    await fsp.access(fsPath(p), fs.constants.W_OK);
     return true;
   } catch {
     return false;

@@ -1,3 +1,4 @@
+import { fsPath } from "../util/byte-names.js";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { nearestExisting } from "./fs-probe.js";
@@ -22,7 +23,7 @@ export async function checkSameFilesystem({ inst, installed }: PreflightInput): 
   }
   const mounted: string[] = [];
   for (const name of (await liveCoreEntries(inst, installed)).names) {
-    const st = await fsp.lstat(path.join(inst.root, name));
+    const st = await fsp.lstat(fsPath(path.join(inst.root, name)));
     if (st.dev !== rootDev) mounted.push(name);
   }
   if (mounted.length > 0) {

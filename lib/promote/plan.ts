@@ -1,4 +1,3 @@
-import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import { preservedNames } from "../install/installation.js";
@@ -7,6 +6,7 @@ import type { Move } from "../txn/journal.js";
 import { snapshotPaths } from "../store/paths.js";
 import { errnoCode } from "../util/errors.js";
 import { mkdirp } from "../util/owner.js";
+import { listNames } from "../util/fsx.js";
 
 /**
  * The one rule of what an upgrade swaps: every top-level entry of the package
@@ -83,7 +83,7 @@ export async function planUpgrade(inst: Installation, o: { id: string; packageEn
     if (core.includes(c.split("/")[0]!)) continue; // replaced whole anyway
     let names: string[];
     try {
-      names = await fsp.readdir(path.join(inst.root, c));
+      names = await listNames(path.join(inst.root, c));
     } catch (err) {
       if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
       throw err;

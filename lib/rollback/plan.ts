@@ -1,4 +1,3 @@
-import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Manifest } from "../store/manifest.js";
@@ -7,6 +6,7 @@ import { planMove } from "../txn/transaction.js";
 import { rel, type Move } from "../txn/journal.js";
 import { identify } from "../txn/fs-ops.js";
 import { mkdirp } from "../util/owner.js";
+import { listNames } from "../util/fsx.js";
 
 /**
  * Three moves per entry, so that no rename ever lands on an occupied name:
@@ -17,7 +17,7 @@ import { mkdirp } from "../util/owner.js";
  */
 export async function planSwap(inst: Installation, m: Manifest, o: { withUser: boolean }): Promise<Move[]> {
   const sp = snapshotPaths(inst, m.id);
-  const names = new Set([...m.core, ...(await fsp.readdir(sp.previous))]);
+  const names = new Set([...m.core, ...(await listNames(sp.previous))]);
   const pairs: [live: string, stored: string, parked: string][] = [...names].sort().map((n) => [n, `${sp.rel.previous}/${n}`, `${sp.rel.swap}/${n}`]);
   // user/ stays live unless asked (--with-user): content written since the upgrade is never hidden.
   if (o.withUser) pairs.push([rel(inst, inst.paths.user), sp.rel.user, sp.rel.swapUser]);
@@ -40,7 +40,7 @@ export async function planSwap(inst: Installation, m: Manifest, o: { withUser: b
   const cleared: Move[] = [];
   for (const c of inst.config.clearOnPromote) {
     if (names.has(c.split("/")[0]!)) continue;
-    const names2 = await fsp.readdir(path.join(inst.root, c)).catch(() => [] as string[]);
+    const names2 = await listNames(path.join(inst.root, c)).catch(() => [] as string[]);
     if (names2.length) await mkdirp(path.join(sp.swapCleared, c));
     for (const n of names2) {
       const mv = await planMove(inst, `${c}/${n}`, `${sp.rel.swapCleared}/${c}/${n}`, true);

@@ -24,6 +24,7 @@ import { GpmError, errnoCode, errorMessage, fail } from "../util/errors.js";
 import type { Logger } from "../util/log.js";
 import type { ProgressFactory, ProgressBar } from "../util/progress.js";
 import { runWorkerTask, serveTasks, stopRaised, StoppedError } from "../util/worker-task.js";
+import { fsPath, nameFromBytes } from "../util/byte-names.js";
 
 export interface SnapshotOptions {
   progress: ProgressFactory;
@@ -86,11 +87,63 @@ function needsChown(st: fs.Stats): boolean {
 }
 
 /** Give `to` the owner (as root), mode and times of `st`. Not for links (their mode is fixed, their times set by lutimes). */
-function finish(to: string, st: fs.Stats): void {
+function finish(to: fs.PathLike, st: fs.Stats): void {
   if (needsChown(st)) fs.chownSync(to, st.uid, st.gid);
   // A chown clears setuid/setgid; a folder was created 0700 on purpose.
   if (st.isDirectory() || (needsChown(st) && st.mode & 0o7000)) fs.chmodSync(to, st.mode & 0o7777);
   fs.utimesSync(to, st.atime, st.mtime);
+}
+
+/**
+ * A file with fewer bytes allocated than its size has holes (a disk image, a
+ * database file). copy_file_range and sendfile write the holes out as zeros
+ * (a 2 GiB sparse file would take 2 GiB in the snapshot), and Node has no
+ * lseek(SEEK_DATA), so such a file is copied by reading it in chunks and
+ * writing only the blocks that are not all zero, at their offsets; the size
+ * is set at the end (a trailing hole). Works the same on ext4, tmpfs and
+ * overlayfs. A compressed file (btrfs) can look sparse too: it is just read.
+ */
+function isSparse(st: fs.Stats): boolean {
+  return st.size > 0 && st.blocks * 512 < st.size;
+}
+
+const CHUNK = 1 << 20;
+const BLOCK = 4096;
+const ZEROS = Buffer.alloc(CHUNK);
+
+function copySparse(from: fs.PathLike, to: fs.PathLike, st: fs.Stats, check: () => void): void {
+  const src = fs.openSync(from, "r");
+  let dst: number | undefined;
+  try {
+    // "wx": a snapshot never overwrites; the mode is set with fchmod, so the umask takes nothing away.
+    dst = fs.openSync(to, "wx", 0o600);
+    fs.fchmodSync(dst, st.mode & 0o7777);
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let pos = 0;
+    for (let n = 0; ; pos += n) {
+      n = fs.readSync(src, buf, 0, CHUNK, pos);
+      if (n === 0) break;
+      if (n === CHUNK && buf.equals(ZEROS)) continue;
+      // Write the runs of non-zero blocks of this chunk.
+      for (let b = 0; b < n; ) {
+        const end = Math.min(b + BLOCK, n);
+        if (buf.compare(ZEROS, 0, end - b, b, end) === 0) {
+          b = end;
+          continue;
+        }
+        let e = end;
+        while (e < n && buf.compare(ZEROS, 0, Math.min(e + BLOCK, n) - e, e, Math.min(e + BLOCK, n)) !== 0) e = Math.min(e + BLOCK, n);
+        fs.writeSync(dst, buf, b, e - b, pos + b);
+        b = e;
+      }
+      if ((pos / CHUNK) % 64 === 0) check();
+    }
+    // Read to the end: a trailing hole reads as zeros, so `pos` is the size now.
+    fs.ftruncateSync(dst, pos);
+  } finally {
+    fs.closeSync(src);
+    if (dst !== undefined) fs.closeSync(dst);
+  }
 }
 
 /** How often the worker reports progress (files). */
@@ -113,10 +166,12 @@ function copyTree(job: CopyJob, stop: Int32Array, note: (n: Note) => void): Snap
   for (let i = 0; i < dirs.length; i++) {
     check();
     const dir = dirs[i]!.rel;
-    for (const name of fs.readdirSync(path.join(job.src, dir))) {
+    // Names as bytes (lib/util/byte-names.ts): a Latin-1 name is copied like any other.
+    for (const raw of fs.readdirSync(fsPath(path.join(job.src, dir)), { encoding: "buffer" })) {
+      const name = nameFromBytes(raw);
       const rel = dir ? `${dir}/${name}` : name;
       if (exclude.has(path.join(job.src, rel))) continue;
-      const st = fs.lstatSync(path.join(job.src, rel));
+      const st = fs.lstatSync(fsPath(path.join(job.src, rel)));
       if (st.isDirectory()) dirs.push({ rel, st });
       else if (st.isFile() || st.isSymbolicLink()) leaves.push({ rel, st });
       else note({ skipped: path.join(job.src, rel) });
@@ -133,14 +188,14 @@ function copyTree(job: CopyJob, stop: Int32Array, note: (n: Note) => void): Snap
 
   // Breadth-first order: every folder after its parent. The top one fails if `dest` exists.
   fs.mkdirSync(path.dirname(job.dest), { recursive: true });
-  for (const d of dirs) fs.mkdirSync(path.join(job.dest, d.rel), { mode: 0o700 });
+  for (const d of dirs) fs.mkdirSync(fsPath(path.join(job.dest, d.rel)), { mode: 0o700 });
   let copied = 0;
   for (const { rel, st } of leaves) {
     check();
-    const from = path.join(job.src, rel);
-    const to = path.join(job.dest, rel);
+    const from = fsPath(path.join(job.src, rel));
+    const to = fsPath(path.join(job.dest, rel));
     if (st.isSymbolicLink()) {
-      fs.symlinkSync(fs.readlinkSync(from), to);
+      fs.symlinkSync(fs.readlinkSync(from, { encoding: "buffer" }), to);
       if (needsChown(st)) fs.lchownSync(to, st.uid, st.gid);
       fs.lutimesSync(to, st.atime, st.mtime);
       continue;
@@ -148,12 +203,13 @@ function copyTree(job: CopyJob, stop: Int32Array, note: (n: Note) => void): Snap
     // COPYFILE_EXCL: a snapshot never overwrites. copyFile gives the copy the
     // source's mode with an fchmod (libuv), so the umask takes nothing away
     // and setuid/setgid/sticky are kept.
-    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+    if (isSparse(st)) copySparse(from, to, st, check);
+    else fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
     finish(to, st);
     if (++copied % NOTE_EVERY === 0) note({ copied });
   }
   note({ copied });
-  for (let i = dirs.length - 1; i >= 0; i--) finish(path.join(job.dest, dirs[i]!.rel), dirs[i]!.st);
+  for (let i = dirs.length - 1; i >= 0; i--) finish(fsPath(path.join(job.dest, dirs[i]!.rel)), dirs[i]!.st);
   return { files, bytes };
 }
 

@@ -4,6 +4,7 @@ import type { Installation } from "../install/installation.js";
 import type { Manifest } from "./manifest.js";
 import { snapshotPaths } from "./paths.js";
 import { checkAbort } from "../util/signals.js";
+import { fsPath } from "../util/byte-names.js";
 
 /** `snapshots/<id>/files.json`: every file of a release's package, as it was unpacked. */
 export type FileRecord = Record<string, { sha256: string; size: number; mode: number }>;
@@ -51,7 +52,7 @@ export async function compareWithRecord(root: string, record: FileRecord): Promi
       const full = resolveInside(root, rel, "files.json");
       let st;
       try {
-        st = await fsp.lstat(full);
+        st = await fsp.lstat(fsPath(full));
       } catch {
         missing.push(rel);
         continue;

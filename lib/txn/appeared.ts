@@ -1,12 +1,12 @@
-import fsp from "node:fs/promises";
 import path from "node:path";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { snapshotPaths } from "../store/paths.js";
-import { fsyncDir } from "../util/fsx.js";
+import { fsyncDir, listNames, lstatOrNull } from "../util/fsx.js";
+import { legacyName } from "../util/byte-names.js";
 import { killPoint } from "../util/seams.js";
 import { mkdirp } from "../util/owner.js";
-import { copyEntry, removeEntry, isExdev } from "./fs-ops.js";
+import { copyEntry, removeEntry, renameEntry, isExdev } from "./fs-ops.js";
 import type { Journal } from "./journal.js";
 
 /**
@@ -22,19 +22,13 @@ import type { Journal } from "./journal.js";
  * idempotent: what already left the root is not seen again.
  *
  * Names are read as bytes (an FTP upload in Latin-1 is a name like any
- * other): a name that is valid UTF-8 is kept as itself, any other as
- * NUL + "x" + its hex (a NUL can be in no file name, so the two cannot meet).
+ * other) and spelled as lib/util/byte-names.ts defines; a journal written
+ * before that spelled a non-UTF-8 name as NUL "x" hex, which still reads.
  */
-const HEX = "\0x";
-
-export function nameKey(b: Buffer): string {
-  const s = b.toString("utf8");
-  return Buffer.from(s, "utf8").equals(b) ? s : HEX + b.toString("hex");
-}
 
 /** The top-level names now, as the journal records them. */
 export async function topLevelNames(root: string): Promise<string[]> {
-  return (await fsp.readdir(root, { encoding: "buffer" })).map(nameKey).sort();
+  return (await listNames(root)).sort();
 }
 
 /** gpm's own state at the top level: never moved by this step (it is not the site's tree). */
@@ -47,45 +41,34 @@ function stateNames(inst: Installation, j: Journal): Set<string> {
   return new Set(names.filter((n): n is string => !!n));
 }
 
-const join = (dir: string, name: Buffer): Buffer => Buffer.concat([Buffer.from(dir + path.sep), name]);
 
 /** Move every top-level entry the journal did not know into the snapshot (undo's last step on the tree). */
 export async function setAsideAppeared(inst: Installation, j: Journal, log: Logger): Promise<void> {
   if (j.kind !== "upgrade" || !j.topLevel) return;
-  const known = new Set(j.topLevel);
+  const known = new Set(j.topLevel.map(legacyName));
   const skip = stateNames(inst, j);
   const sp = snapshotPaths(inst, j.manifestId);
   const moved: string[] = [];
-  for (const name of await fsp.readdir(inst.root, { encoding: "buffer" })) {
-    const key = nameKey(name);
-    if (known.has(key) || skip.has(key)) continue;
+  for (const name of await listNames(inst.root)) {
+    if (known.has(name) || skip.has(name)) continue;
     await mkdirp(sp.appeared);
-    let dest = join(sp.appeared, name);
-    for (let n = 2; await present(dest); n++) dest = join(sp.appeared, Buffer.concat([name, Buffer.from(`.${n}`)]));
-    const src = join(inst.root, name);
+    let dest = path.join(sp.appeared, name);
+    for (let n = 2; await lstatOrNull(dest); n++) dest = path.join(sp.appeared, `${name}.${n}`);
+    const src = path.join(inst.root, name);
     try {
-      await fsp.rename(src, dest);
+      await renameEntry(src, dest);
     } catch (err) {
-      // The store on another device (preflight warns of it): copy, then remove. fs.cp takes
-      // string paths only, which a name that is not UTF-8 cannot be: such a one stays (logged).
-      if (!isExdev(err) || key.startsWith(HEX)) throw err;
-      await copyEntry(src.toString(), dest.toString());
-      await removeEntry(src.toString());
+      // The store on another device (preflight warns of it): copy, then remove (copyEntry
+      // refuses a name that is not UTF-8, which fs.cp cannot reach: such a one stays).
+      if (!isExdev(err)) throw err;
+      await copyEntry(src, dest);
+      await removeEntry(src);
     }
-    moved.push(name.toString("utf8"));
+    moved.push(name);
   }
   if (!moved.length) return;
   await fsyncDir(inst.root);
   await fsyncDir(sp.appeared);
   killPoint("restore:appeared-moved");
   log.warn({ entries: moved }, `${moved.join(", ")} appeared in the live tree during the attempt; moved to ${path.relative(inst.root, sp.appeared)}/ so the tree is as it was`);
-}
-
-async function present(p: Buffer): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

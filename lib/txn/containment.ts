@@ -4,6 +4,7 @@ import type { Installation } from "../install/installation.js";
 import { preservedNames } from "../install/installation.js";
 import { fail, errnoCode } from "../util/errors.js";
 import type { Move, TxKind } from "./journal.js";
+import { fsPath } from "../util/byte-names.js";
 
 /**
  * Invariant 7 for gpm's own state (SPEC section 1, Containment): anyone who
@@ -61,7 +62,7 @@ async function linkOnTheWay(inst: Installation, segs: string[]): Promise<string 
     at = path.join(at, segs[i]!);
     let st;
     try {
-      st = await fsp.lstat(at);
+      st = await fsp.lstat(fsPath(at));
     } catch (err) {
       if (errnoCode(err) === "ENOENT") return null; // nothing further can be a link
       throw err;

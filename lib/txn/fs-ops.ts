@@ -1,9 +1,10 @@
 import fsp from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { errnoCode } from "../util/errors.js";
+import { errnoCode, fail } from "../util/errors.js";
 import { lstatOrNull } from "../util/fsx.js";
 import type { EntryId } from "./journal.js";
 import { renameFault } from "../util/seams.js";
+import { fsPath, hasRawBytes } from "../util/byte-names.js";
 
 /**
  * The only primitives the transaction layer uses on the live tree. Test
@@ -22,16 +23,18 @@ function injected(code: string, syscall: string, p: string): NodeJS.ErrnoExcepti
 export async function renameEntry(from: string, to: string): Promise<void> {
   const fault = renameFault(from, to);
   if (fault) throw injected(fault, "rename", from);
-  await fsp.rename(from, to);
+  await fsp.rename(fsPath(from), fsPath(to));
 }
 
 /** Copy a whole entry exactly: modes, times, and links verbatim (never rewritten or followed). */
 export async function copyEntry(from: string, to: string): Promise<void> {
+  // fs.cp takes string paths only; a name that is not UTF-8 cannot cross devices that way.
+  if (hasRawBytes(from) || hasRawBytes(to)) throw fail(`cannot copy ${from} across devices: its name is not UTF-8`, "keep the snapshot store on the same file system as the root (preflight warns of it)");
   await fsp.cp(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, errorOnExist: true, force: false });
 }
 
 export async function removeEntry(p: string): Promise<void> {
-  await fsp.rm(p, { recursive: true, force: true });
+  await fsp.rm(fsPath(p), { recursive: true, force: true });
 }
 
 /** Does `p` hold the entry with this identity? */

@@ -12,6 +12,7 @@ import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from ".
 import { mkdirp } from "../util/owner.js";
 import { releaseDrain } from "../web/guard.js";
 import { setAsideAppeared, topLevelNames } from "./appeared.js";
+import { fsPath } from "../util/byte-names.js";
 
 /**
  * THE one place that changes the live tree (DESIGN invariant 2).
@@ -266,7 +267,7 @@ async function copyAcross(inst: Installation, j: Journal, i: number, src: string
   j[key][String(i)] = id;
   await writeJournal(inst, j); // identity on disk before the copy takes the entry's place
   killPoint(`${j.kind}:copy-journaled`);
-  await fsp.rename(partial, dst);
+  await fsp.rename(fsPath(partial), fsPath(dst));
   killPoint(`${j.kind}:copy-placed`);
   await renameEntry(src, src + RETIRED).catch((err) => {
     if (errnoCode(err) !== "ENOENT") throw err;

@@ -7,12 +7,13 @@ import writeFileAtomic from "write-file-atomic";
 import { errnoCode, fail } from "./errors.js";
 import { Slices } from "./slices.js";
 import { ownerFor, runningAsRoot } from "./owner.js";
+import { fsPath, nameFromBytes } from "./byte-names.js";
 
 /** fsync a folder so that a rename or create inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
   let fh: fsp.FileHandle | undefined;
   try {
-    fh = await fsp.open(dir, "r");
+    fh = await fsp.open(fsPath(dir), "r");
     await fh.sync();
   } catch (err) {
     // Some file systems refuse fsync on a directory; nothing more can be done there.
@@ -83,7 +84,7 @@ export async function readJsonIfExists<T = unknown>(file: string): Promise<T | u
 
 export async function lstatOrNull(p: string): Promise<fs.Stats | null> {
   try {
-    return await fsp.lstat(p);
+    return await fsp.lstat(fsPath(p));
   } catch (err) {
     if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return null;
     throw err;
@@ -97,7 +98,7 @@ export async function exists(p: string): Promise<boolean> {
 export async function sha256File(file: string): Promise<string> {
   const hash = crypto.createHash("sha256");
   // Non-blocking open + fstat first: a FIFO in place of a file must not hang the hash.
-  const fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  const fh = await fsp.open(fsPath(file), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notRegular(file, st);
@@ -126,6 +127,19 @@ export function resolveInside(base: string, rel: string, what: string): string {
 }
 
 /**
+ * The names in folder `dir`, byte for byte: listed as bytes, spelled as
+ * lib/util/byte-names.ts defines (a Latin-1 name is a name like any other;
+ * hand a path built from one to node:fs through fsPath).
+ */
+export async function listNames(dir: string): Promise<string[]> {
+  return (await fsp.readdir(fsPath(dir), { encoding: "buffer" })).map(nameFromBytes);
+}
+
+export function listNamesSync(dir: string): string[] {
+  return fs.readdirSync(fsPath(dir), { encoding: "buffer" }).map(nameFromBytes);
+}
+
+/**
  * Every regular file at or below `p` (links not followed, never entered), as a
  * path relative to `base`, with its stats. A missing `p` has none.
  *
@@ -142,7 +156,7 @@ export async function walkFiles(base: string, rel: string, onFile: (rel: string,
     const full = path.join(base, r);
     let st: fs.Stats;
     try {
-      st = fs.lstatSync(full);
+      st = fs.lstatSync(fsPath(full));
     } catch (err) {
       // Gone meanwhile (or never there): nothing to count. Anything else is a real error.
       if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
@@ -150,20 +164,26 @@ export async function walkFiles(base: string, rel: string, onFile: (rel: string,
     }
     if (st.isFile()) onFile(r, st);
     if (!st.isDirectory()) continue;
-    for (const name of fs.readdirSync(full)) pending.push(r ? `${r}/${name}` : name);
+    for (const name of listNamesSync(full)) pending.push(r ? `${r}/${name}` : name);
     await slices.tick();
   }
 }
 
-/** Total size in bytes and count of regular files below `dir` (links not followed). */
-export async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {
+/**
+ * Total size in bytes and count of regular files below `dir` (links not
+ * followed), and the bytes a copy of them takes on disk: a sparse file counts
+ * with what is allocated (the snapshot copy keeps its holes), never more than its size.
+ */
+export async function treeSize(dir: string): Promise<{ files: number; bytes: number; allocated: number }> {
   let files = 0;
   let bytes = 0;
+  let allocated = 0;
   await walkFiles(dir, "", (_rel, st) => {
     files++;
     bytes += st.size;
+    allocated += Math.min(st.size, st.blocks * 512);
   });
-  return { files, bytes };
+  return { files, bytes, allocated };
 }
 
 /**
@@ -173,17 +193,19 @@ export async function treeSize(dir: string): Promise<{ files: number; bytes: num
  */
 export async function removeTree(dir: string): Promise<void> {
   try {
-    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rm(fsPath(dir), { recursive: true, force: true });
     return;
   } catch (err) {
     if (!["EACCES", "EPERM", "ENOTEMPTY"].includes(errnoCode(err) ?? "")) throw err;
   }
   const unlock = async (d: string): Promise<void> => {
-    await fsp.chmod(d, 0o700).catch(() => undefined);
-    const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory()) await unlock(path.join(d, e.name));
+    await fsp.chmod(fsPath(d), 0o700).catch(() => undefined);
+    for (const name of await listNames(d).catch(() => [] as string[])) {
+      const p = path.join(d, name);
+      if ((await lstatOrNull(p))?.isDirectory()) await unlock(p);
+    }
   };
-  const st = await fsp.lstat(dir).catch(() => null);
+  const st = await lstatOrNull(dir);
   if (st?.isDirectory()) await unlock(dir);
-  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.rm(fsPath(dir), { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { fsPath, nameFromBytes } from "./byte-names.js";
 
 /**
  * Ownership (SPEC section 1). When gpm runs as root on a tree that belongs to
@@ -108,8 +109,9 @@ export function mkdirpSync(dir: string, mode?: number): void {
 
 /** lchown a whole tree (links not followed) to `owner`. */
 export async function chownTree(p: string, owner: Owner): Promise<void> {
-  await fsp.lchown(p, owner.uid, owner.gid);
-  const st = await fsp.lstat(p);
+  await fsp.lchown(fsPath(p), owner.uid, owner.gid);
+  const st = await fsp.lstat(fsPath(p));
   if (!st.isDirectory()) return;
-  for (const name of await fsp.readdir(p)) await chownTree(path.join(p, name), owner);
+  // Names as bytes (lib/util/byte-names.ts): a Latin-1 name gets its owner too.
+  for (const raw of await fsp.readdir(fsPath(p), { encoding: "buffer" })) await chownTree(path.join(p, nameFromBytes(raw)), owner);
 }

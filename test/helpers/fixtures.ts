@@ -269,25 +269,35 @@ export interface TreeEntryInfo {
   target?: string;
 }
 
-/** Everything below `dir` (links not followed): type, mode and content hash or link target. */
+/** A file name's bytes as a key: itself when it is UTF-8, else `<0x…>` with its hex (so a Latin-1 name is seen, not mangled). */
+export function nameKey(b: Buffer): string {
+  const s = b.toString("utf8");
+  return Buffer.from(s, "utf8").equals(b) ? s : `<0x${b.toString("hex")}>`;
+}
+
+/**
+ * Everything below `dir` (links not followed): type, mode and content hash or
+ * link target. Names are read as bytes, so names that are not UTF-8 are
+ * compared byte for byte too.
+ */
 export async function treeState(dir: string, opts: { exclude?: (rel: string) => boolean } = {}): Promise<Record<string, TreeEntryInfo>> {
   const out: Record<string, TreeEntryInfo> = {};
-  const walk = async (rel: string): Promise<void> => {
-    const names = (await fsp.readdir(path.join(dir, rel))).sort();
+  const walk = async (rel: string, at: Buffer): Promise<void> => {
+    const names = (await fsp.readdir(at, { encoding: "buffer" })).sort(Buffer.compare);
     for (const name of names) {
-      const r = rel ? `${rel}/${name}` : name;
+      const r = rel ? `${rel}/${nameKey(name)}` : nameKey(name);
       if (opts.exclude?.(r)) continue;
-      const p = path.join(dir, r);
+      const p = Buffer.concat([at, Buffer.from("/"), name]);
       const st = await fsp.lstat(p);
       const mode = st.mode & 0o7777;
-      if (st.isSymbolicLink()) out[r] = { type: "link", mode: 0, target: await fsp.readlink(p) };
+      if (st.isSymbolicLink()) out[r] = { type: "link", mode: 0, target: nameKey(await fsp.readlink(p, { encoding: "buffer" })) };
       else if (st.isDirectory()) {
         out[r] = { type: "dir", mode };
-        await walk(r);
+        await walk(r, p);
       } else out[r] = { type: "file", mode, hash: crypto.createHash("sha256").update(await fsp.readFile(p)).digest("hex") };
     }
   };
-  await walk("");
+  await walk("", Buffer.from(dir));
   return out;
 }
 
