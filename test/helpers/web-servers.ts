@@ -195,7 +195,9 @@ http {
   return { name: "nginx", port, url: `http://127.0.0.1:${port}`, stop: stopper(child, "SIGQUIT"), log: async () => (await fsp.readFile(errorLog, "utf8").catch(() => "")) + err };
 }
 
-const APACHE_MODULES = ["mpm_event", "authz_core", "authz_host", "authn_core", "access_compat", "unixd", "dir", "mime", "rewrite", "headers", "env", "setenvif", "alias", "proxy", "proxy_fcgi", "log_config"];
+// Debian's apache2 has core, so, watchdog, http_core, log_config, logio, version and unixd
+// compiled in (`apache2 -l`): a LoadModule for one of them is a syntax error (exit 1 at start).
+const APACHE_MODULES = ["mpm_event", "authz_core", "authz_host", "authn_core", "access_compat", "dir", "mime", "rewrite", "headers", "env", "setenvif", "alias", "proxy", "proxy_fcgi"];
 
 /** apache2 as a child (`-f conf -DFOREGROUND`), serving `root` with AllowOverride All (the site's .htaccess) and php-fpm. */
 export async function startApache(dir: string, o: { root: string; fpmSocket: string; gpmRules?: boolean }): Promise<Running> {
@@ -225,6 +227,7 @@ TypesConfig /etc/mime.types
 LogFormat "%h %t \\"%r\\" %>s %b" common
 CustomLog ${path.join(dir, "logs", "access.log")} common
 AccessFileName .htaccess
+DirectoryIndex index.php index.html
 <Directory />
   AllowOverride None
   Require all denied
