@@ -11,7 +11,9 @@
  * is rebuilt for every run and removed afterwards (--keep keeps it). The feed
  * is given to gpm as a file path, so "download" is a local file copy: no
  * network is measured. Targets are reported pass/fail; missing one does not
- * fail the process (a broken gpm run does). Results go to bench/RESULTS.md
+ * fail the process (a broken gpm run does). Each size also has a start-up
+ * row (`node -e 0`, `gpm version`, `gpm status`, min of 10 each) and the
+ * swap window (manifest swapMs); targets are issue 14's (bench/lib/report.mjs). Results go to bench/RESULTS.md
  * (bench/work/RESULTS.md when only some sizes ran).
  *
  *   node bench/run.mjs [--sizes 2k,20k] [--rounds N] [--keep]
@@ -177,12 +179,14 @@ async function benchSize(work, name, spec, opts) {
       swaps.push({ kind: "rollback", ...(await gpm(["rollback", ...common], { rssFile })) });
       await settle();
     }
-    rounds.push({ base, up, manifest: { id, files: m.files, timings: m.timings, downtimeMs: m.downtimeMs } });
+    rounds.push({ base, up, manifest: { id, files: m.files, timings: m.timings, downtimeMs: m.downtimeMs, swapMs: m.swapMs ?? null } });
     log(
       `${name} round ${i}/${spec.rounds}: baseline ${fmtS(base.unzipMs)} + ${fmtS(base.cpMs)}; self-upgrade ${fmtS(up.ms)}, downtime ${m.downtimeMs} ms; ` +
         `rollback ${fmtS(back.ms)} (${back.doc?.downtimeMs} ms down), redo ${fmtS(redo.ms)} (${redo.doc?.downtimeMs} ms down)`,
     );
   }
+  const startup = await startupRow(common, rssFile);
+  log(`${name} start-up (min of ${STARTUP_RUNS}): node -e 0 ${fmtS(startup.node.ms)}, gpm version ${fmtS(startup.version.ms)}, gpm status ${fmtS(startup.status.ms)}`);
   if (!opts.keep) await trash(work, dir);
 
   const best = rounds.reduce((a, r) => (r.up.ms < a.up.ms ? r : a));
@@ -207,7 +211,32 @@ async function benchSize(work, name, spec, opts) {
     },
     rollback: bestSwap("rollback"),
     redo: bestSwap("redo"),
+    startup,
     status: { ms: minOf(statuses.map((x) => x.ms)), cpuMs: minOf(statuses.map((x) => x.cpuMs)), rssMB: Math.max(...statuses.map((x) => x.rssMB ?? 0)) },
+  };
+}
+
+/**
+ * Start-up, its own row: the whole process of `node -e 0` (the floor no
+ * command can go under), `gpm version` and `gpm status`, min of
+ * STARTUP_RUNS each (they are short, so noise on a shared machine is most of
+ * a single figure).
+ */
+const STARTUP_RUNS = 10;
+async function startupRow(common, rssFile) {
+  const minRun = async (f) => {
+    let best = null;
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      const x = await f();
+      if (best === null || x.ms < best.ms) best = { ms: x.ms, cpuMs: x.cpuMs ?? null, rssMB: x.rssMB ?? null };
+    }
+    return best;
+  };
+  return {
+    runs: STARTUP_RUNS,
+    node: await minRun(() => mustRun([process.execPath, "-e", "0"])),
+    version: await minRun(() => gpm(["version", ...common], { rssFile })),
+    status: await minRun(() => gpm(["status", ...common], { rssFile })),
   };
 }
 
