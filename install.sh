@@ -3,7 +3,7 @@
 #
 #   install.sh [--prefix DIR] [--from TARBALL|DIR] [--force]
 #
-# Installs a packed release of gpm (`npm pack`: a .tgz holding dist/lib and its
+# Installs a packed release of gpm (`npm pack`: a .tgz holding dist/bundle and its
 # production dependencies, bundled) as PREFIX/lib/gpm with the launcher
 # PREFIX/bin/gpm. The new copy is unpacked and run (`gpm version`) beside the
 # old one before anything is replaced, and the swap is two renames, so a
@@ -78,7 +78,7 @@ version_of() {
 # 1. Unpack. A folder is packed first (npm pack, no scripts) so a folder and a
 #    tarball install exactly the same file list (package.json "files").
 if [ -d "$from" ]; then
-  [ -f "$from/dist/lib/cli/main.js" ] || die "$from holds no built gpm (dist/lib/cli/main.js) — run npm ci there first, or give a tarball"
+  [ -f "$from/dist/bundle/gpm/main.js" ] || die "$from holds no built gpm (dist/bundle/gpm/main.js) — run npm ci there first, or give a tarball"
   (cd "$from" && npm pack --ignore-scripts --silent --pack-destination "$tmp" >/dev/null 2>"$tmp/pack.log") ||
     die "npm pack of $from failed: $(tail -n 1 "$tmp/pack.log")"
   set -- "$tmp"/*.tgz
@@ -91,8 +91,8 @@ fi
 rm -rf "$stage"
 mkdir "$stage" || die "cannot write in $prefix/lib — check permissions"
 tar -xzf "$tarball" -C "$stage" --strip-components=1 2>"$tmp/tar.log" || die "$tarball is not a readable gpm tarball ($(tail -n 1 "$tmp/tar.log")) — nothing was changed"
-[ -f "$stage/package.json" ] && [ -f "$stage/bin/gpm" ] && [ -f "$stage/dist/lib/cli/main.js" ] ||
-  die "$tarball is not a packed gpm (package/bin/gpm or package/dist/lib is missing) — nothing was changed"
+[ -f "$stage/package.json" ] && [ -f "$stage/bin/gpm" ] && [ -f "$stage/dist/bundle/gpm/main.js" ] ||
+  die "$tarball is not a packed gpm (package/bin/gpm or package/dist/bundle is missing) — nothing was changed"
 
 # 2. Run the staged copy: a release that does not run never replaces one that does.
 new=$(version_of "$stage")

@@ -9,9 +9,12 @@
  * Everything happens under bench/work/ (git-ignored): the release zips are
  * built once and cached in bench/work/cache/ (keyed by their spec), the site
  * is rebuilt for every run and removed afterwards (--keep keeps it). The feed
- * is given to gpm as a file path, so "download" is a local file copy: no
- * network is measured. Targets are reported pass/fail; missing one does not
- * fail the process (a broken gpm run does). Results go to bench/RESULTS.md
+ * is given to gpm as a file path, so "download" is a local file copy; then
+ * the same rounds again with the feed and zip served over loopback HTTP by
+ * a node server in this process (the baseline fetches the zip with `curl`). Targets are reported pass/fail; missing one does not
+ * fail the process (a broken gpm run does). Each size also has a start-up
+ * row (`node -e 0`, `gpm version`, `gpm status`, min of 10 each) and the
+ * swap window (manifest swapMs); targets are issue 14's (bench/lib/report.mjs). Results go to bench/RESULTS.md
  * (bench/work/RESULTS.md when only some sizes ran).
  *
  *   node bench/run.mjs [--sizes 2k,20k] [--rounds N] [--keep]
@@ -23,6 +26,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import crypto from "node:crypto";
+import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { releaseFiles, userFiles, cacheFiles, writeFiles, zipDir } from "./lib/generate.mjs";
 import { REPO, GPM_BIN, run, mustRun, onPath, settle, gpm } from "./lib/measure.mjs";
@@ -120,10 +124,31 @@ async function buildSite(root, spec) {
   return { userFiles: user.length, userBytes };
 }
 
+/** A static file server on 127.0.0.1 for `dir` (the release's feed and zip). */
+function serveDir(dir) {
+  const server = http.createServer((req, res) => {
+    const file = path.join(dir, path.basename(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)));
+    fs.stat(file, (err, st) => {
+      if (err || !st.isFile()) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "content-length": st.size, "content-type": file.endsWith(".json") ? "application/json" : "application/zip" });
+      fs.createReadStream(file).pipe(res);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() })));
+}
+
 /** The least any upgrade must do: unpack the release and copy user/ (each timed on its own). */
-async function baseline(work, dir, root, zip) {
+async function baseline(work, dir, root, zip, url = null) {
   const cpuFile = path.join(dir, "time.txt");
-  const b = { unzipMs: null, unzipCpuMs: null, cpMs: null, cpCpuMs: null, syncMs: null };
+  const b = { unzipMs: null, unzipCpuMs: null, cpMs: null, cpCpuMs: null, syncMs: null, curlMs: null };
+  if (url !== null && (await onPath("curl"))) {
+    // Fetched over HTTP like gpm's download, into the same folder gpm stages in.
+    zip = path.join(dir, "baseline.zip");
+    b.curlMs = (await mustRun(["curl", "-s", "-f", "-o", zip, url])).ms;
+  }
   if (await onPath("unzip")) {
     const r = await mustRun(["unzip", "-q", zip, "-d", path.join(dir, "baseline-unzip")], { cpuFile });
     b.unzipMs = r.ms;
@@ -135,6 +160,7 @@ async function baseline(work, dir, root, zip) {
   b.syncMs = (await run(["sync"])).ms;
   await trash(work, path.join(dir, "baseline-unzip"));
   await trash(work, path.join(dir, "baseline-user"));
+  if (url !== null) await trash(work, path.join(dir, "baseline.zip"));
   await settle();
   return b;
 }
@@ -177,12 +203,32 @@ async function benchSize(work, name, spec, opts) {
       swaps.push({ kind: "rollback", ...(await gpm(["rollback", ...common], { rssFile })) });
       await settle();
     }
-    rounds.push({ base, up, manifest: { id, files: m.files, timings: m.timings, downtimeMs: m.downtimeMs } });
+    rounds.push({ base, up, manifest: { id, files: m.files, timings: m.timings, downtimeMs: m.downtimeMs, swapMs: m.swapMs ?? null } });
     log(
       `${name} round ${i}/${spec.rounds}: baseline ${fmtS(base.unzipMs)} + ${fmtS(base.cpMs)}; self-upgrade ${fmtS(up.ms)}, downtime ${m.downtimeMs} ms; ` +
         `rollback ${fmtS(back.ms)} (${back.doc?.downtimeMs} ms down), redo ${fmtS(redo.ms)} (${redo.doc?.downtimeMs} ms down)`,
     );
   }
+  // The same release over loopback HTTP (issue 14): gpm fetches feed and zip from a node server; the baseline fetches the zip with curl.
+  const server = await serveDir(rel.dir);
+  const httpFeed = `${server.url}/releases.json`;
+  const httpRounds = [];
+  try {
+    for (let i = 1; i <= spec.rounds; i++) {
+      swaps.push({ kind: "rollback", ...(await gpm(["rollback", ...common], { rssFile })) });
+      await settle();
+      const base = await baseline(work, dir, root, rel.zip, `${server.url}/${path.basename(rel.zip)}`);
+      const up = await gpm(["self-upgrade", "--root", root, "--feed", httpFeed], { rssFile });
+      const m = JSON.parse(await fsp.readFile(path.join(root, "snapshots", up.doc?.id, "manifest.json"), "utf8"));
+      await settle();
+      httpRounds.push({ base, up, manifest: { id: up.doc?.id, timings: m.timings, downtimeMs: m.downtimeMs, swapMs: m.swapMs ?? null } });
+      log(`${name} HTTP round ${i}/${spec.rounds}: baseline curl ${fmtS(base.curlMs)} + unzip ${fmtS(base.unzipMs)} + cp ${fmtS(base.cpMs)}; self-upgrade ${fmtS(up.ms)}, downtime ${m.downtimeMs} ms`);
+    }
+  } finally {
+    server.close();
+  }
+  const startup = await startupRow(common, rssFile);
+  log(`${name} start-up (min of ${STARTUP_RUNS}): node -e 0 ${fmtS(startup.node.ms)}, gpm version ${fmtS(startup.version.ms)}, gpm status ${fmtS(startup.status.ms)}`);
   if (!opts.keep) await trash(work, dir);
 
   const best = rounds.reduce((a, r) => (r.up.ms < a.up.ms ? r : a));
@@ -207,7 +253,37 @@ async function benchSize(work, name, spec, opts) {
     },
     rollback: bestSwap("rollback"),
     redo: bestSwap("redo"),
+    http: httpRounds.length === 0 ? null : (() => {
+      const b = httpRounds.reduce((a, r) => (r.up.ms < a.up.ms ? r : a));
+      const key = ["curlMs", "unzipMs", "cpMs"];
+      return { rounds: httpRounds.length, ms: b.up.ms, cpuMs: minOf(httpRounds.map((r) => r.up.cpuMs)), rssMB: Math.max(...httpRounds.map((r) => r.up.rssMB ?? 0)), all: httpRounds.map((r) => r.up.ms), manifest: b.manifest, baseline: Object.fromEntries(key.map((k) => [k, minOf(httpRounds.map((r) => r.base[k]))])) };
+    })(),
+    startup,
     status: { ms: minOf(statuses.map((x) => x.ms)), cpuMs: minOf(statuses.map((x) => x.cpuMs)), rssMB: Math.max(...statuses.map((x) => x.rssMB ?? 0)) },
+  };
+}
+
+/**
+ * Start-up, its own row: the whole process of `node -e 0` (the floor no
+ * command can go under), `gpm version` and `gpm status`, min of
+ * STARTUP_RUNS each (they are short, so noise on a shared machine is most of
+ * a single figure).
+ */
+const STARTUP_RUNS = 10;
+async function startupRow(common, rssFile) {
+  const minRun = async (f) => {
+    let best = null;
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      const x = await f();
+      if (best === null || x.ms < best.ms) best = { ms: x.ms, cpuMs: x.cpuMs ?? null, rssMB: x.rssMB ?? null };
+    }
+    return best;
+  };
+  return {
+    runs: STARTUP_RUNS,
+    node: await minRun(() => mustRun([process.execPath, "-e", "0"])),
+    version: await minRun(() => gpm(["version", ...common], { rssFile })),
+    status: await minRun(() => gpm(["status", ...common], { rssFile })),
   };
 }
 

@@ -3,13 +3,18 @@
  * (a table per size, the machine) and a short console summary.
  */
 
+/** Issue 14's targets (performance round 2). */
 export const TARGETS = {
   downtimeMs: 50,
   /** Downtime is "flat" when the large release's is at most this much above the small one's. */
   flatSlackMs: 15,
-  upgradeRatio: 1.3,
-  rollbackMs: 500,
-  rssMB: 200,
+  /** The swap window (manifest swapMs): renames only. */
+  swapMs: 5,
+  upgradeRatio: 0.7,
+  rollbackMs: 250,
+  /** `gpm status` and `gpm version`, whole process. */
+  startupMs: 150,
+  rssMB: 150,
 };
 
 /** Manifest phases in pipeline order; anything else the manifest holds is listed after them. */
@@ -58,6 +63,22 @@ export function evaluate(results) {
       shown: !judged,
     });
     out.push({ size: r.name, target: `rollback ≤ ${TARGETS.rollbackMs / 1000} s (whole process)`, value: s(r.rollback.ms), pass: r.rollback.ms <= TARGETS.rollbackMs });
+    if (r.http) {
+      const hb = r.http.baseline.curlMs === null || r.http.baseline.unzipMs === null ? null : r.http.baseline.curlMs + r.http.baseline.unzipMs + r.http.baseline.cpMs;
+      out.push({
+        size: r.name,
+        target: judged ? `self-upgrade over HTTP ≤ ${TARGETS.upgradeRatio} × baseline (curl + unzip + cp -a)` : "self-upgrade over HTTP vs baseline (shown, not a target)",
+        value: hb === null ? "no curl/unzip on PATH" : `${s(r.http.ms)} vs ${s(hb)} (${(r.http.ms / hb).toFixed(2)}×)`,
+        pass: hb === null || !judged ? null : r.http.ms <= TARGETS.upgradeRatio * hb,
+        shown: !judged,
+      });
+    }
+    const sw = r.manifest.swapMs;
+    out.push({ size: r.name, target: `swap window ≤ ${TARGETS.swapMs} ms (swapMs)`, value: sw === null || sw === undefined ? "n/a" : `${sw} ms`, pass: sw === null || sw === undefined ? null : sw <= TARGETS.swapMs });
+    if (r.startup) {
+      const st = Math.max(r.startup.version.ms, r.startup.status.ms);
+      out.push({ size: r.name, target: `gpm version, gpm status ≤ ${TARGETS.startupMs / 1000} s (whole process)`, value: `${s(r.startup.version.ms)}, ${s(r.startup.status.ms)} (node -e 0: ${s(r.startup.node.ms)})`, pass: st <= TARGETS.startupMs });
+    }
     const rss = maxRss(r);
     out.push({ size: r.name, target: `peak RSS ≤ ${TARGETS.rssMB} MB`, value: `${rss.toFixed(0)} MB`, pass: rss <= TARGETS.rssMB });
   }
@@ -137,6 +158,10 @@ function sizeSection(r, verdicts) {
     `${mark(v("self-upgrade").pass, v("self-upgrade").shown)}${base === null ? "" : ` (${(r.upgrade.ms / base).toFixed(2)}×; CPU ${baseCpu === null || r.upgrade.cpuMs === null ? "n/a" : `${(r.upgrade.cpuMs / baseCpu).toFixed(2)}×`})`}`,
   );
   row("baseline: `unzip -q` the release", s(r.baseline.unzipMs), r.baseline.unzipCpuMs);
+  if (r.http) {
+    row(`\`gpm self-upgrade\` over loopback HTTP, whole process (rounds: ${r.http.all.map((x) => (x / 1000).toFixed(1)).join(", ")} s; download ${ms(r.http.manifest.timings?.download)}, swapMs ${ms(r.http.manifest.swapMs)})`, s(r.http.ms), r.http.cpuMs, "", mark(v("self-upgrade over HTTP").pass, v("self-upgrade over HTTP").shown));
+    row("HTTP baseline: `curl -s -o` the zip + `unzip -q` + `cp -a user/`", `${s(r.http.baseline.curlMs)} + ${s(r.http.baseline.unzipMs)} + ${s(r.http.baseline.cpMs)}`);
+  }
   row("baseline: `cp -a user/`", s(r.baseline.cpMs), r.baseline.cpCpuMs);
   row("(baseline's dirty pages: `sync` afterwards, not counted)", s(r.baseline.syncMs));
   row(`\`gpm rollback\`, whole process (best of ${r.rollback.samples})`, s(r.rollback.ms), r.rollback.cpuMs, `≤ ${TARGETS.rollbackMs / 1000} s`, mark(v("rollback").pass));
@@ -144,6 +169,13 @@ function sizeSection(r, verdicts) {
   row(`\`gpm rollback <id>\` (redo), whole process (best of ${r.redo.samples})`, s(r.redo.ms), r.redo.cpuMs);
   row("redo downtime", ms(r.redo.downtimeMs));
   row("`gpm status`, whole process (the start-up floor of any command)", s(r.status.ms), r.status.cpuMs);
+  if (r.startup) {
+    const st = v("gpm version");
+    row(`start-up: \`node -e 0\`, whole process (min of ${r.startup.runs})`, s(r.startup.node.ms), r.startup.node.cpuMs);
+    row(`start-up: \`gpm version\`, whole process (min of ${r.startup.runs})`, s(r.startup.version.ms), r.startup.version.cpuMs, `≤ ${TARGETS.startupMs / 1000} s`, mark(st.pass));
+    row(`start-up: \`gpm status\`, whole process (min of ${r.startup.runs})`, s(r.startup.status.ms), r.startup.status.cpuMs, `≤ ${TARGETS.startupMs / 1000} s`, mark(st.pass));
+  }
+  row("swap window (manifest swapMs, fastest upgrade)", ms(r.manifest.swapMs), undefined, `≤ ${TARGETS.swapMs} ms`, mark(v("swap window").pass));
   row("peak RSS: self-upgrade / rollback / redo", `${[r.upgrade.rssMB, r.rollback.rssMB, r.redo.rssMB].map((x) => x.toFixed(0)).join(" / ")} MB`, undefined, `≤ ${TARGETS.rssMB} MB`, mark(v("peak RSS").pass));
   lines.push("");
   return lines.join("\n");
@@ -198,6 +230,8 @@ export function renderConsole({ machine: m, results, verdicts }) {
     lines.push(`  downtime       ${ms(bestDowntime(r))} (rounds ${r.upgrade.downtimes.join(", ")} ms; rollback ${ms(r.rollback.downtimeMs)}, redo ${ms(r.redo.downtimeMs)})`);
     lines.push(`  self-upgrade   ${s(r.upgrade.ms)} (best of ${r.rounds}; CPU ${s(r.upgrade.cpuMs)}); baseline ${s(baselineMs(r))} (unzip ${s(r.baseline.unzipMs)} + cp -a ${s(r.baseline.cpMs)}; CPU ${s(baselineCpuMs(r))})`);
     lines.push(`  rollback       ${s(r.rollback.ms)} (CPU ${s(r.rollback.cpuMs)}; redo ${s(r.redo.ms)}; gpm status ${s(r.status.ms)}, CPU ${s(r.status.cpuMs)})`);
+    if (r.http) lines.push(`  over HTTP      self-upgrade ${s(r.http.ms)}; baseline curl ${s(r.http.baseline.curlMs)} + unzip ${s(r.http.baseline.unzipMs)} + cp -a ${s(r.http.baseline.cpMs)}`);
+    if (r.startup) lines.push(`  start-up       node -e 0 ${s(r.startup.node.ms)}, gpm version ${s(r.startup.version.ms)}, gpm status ${s(r.startup.status.ms)} (min of ${r.startup.runs}); swapMs ${r.manifest.swapMs ?? "n/a"}`);
     lines.push(`  peak RSS       upgrade ${r.upgrade.rssMB.toFixed(0)} MB, rollback ${r.rollback.rssMB.toFixed(0)} MB, redo ${r.redo.rssMB.toFixed(0)} MB`);
   }
   lines.push("");

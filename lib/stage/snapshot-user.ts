@@ -46,6 +46,8 @@ interface CopyJob {
   exclude: string[];
 }
 const ROLE = "gpm-snapshot";
+/** This module, by name: in the bundle (scripts/bundle.mjs) the code above may sit in a shared chunk, and the worker must start at the entry point. */
+const WORKER_URL = new URL("./snapshot-user.js", import.meta.url);
 type Note = { total: number } | { copied: number } | { skipped: string };
 
 export async function snapshotTree(src: string, dest: string, opts: SnapshotOptions): Promise<SnapshotResult> {
@@ -63,7 +65,7 @@ export async function snapshotTree(src: string, dest: string, opts: SnapshotOpti
   let bar: ProgressBar | undefined;
   try {
     const job: CopyJob = { src, dest, exclude: (opts.exclude ?? []).map((p) => path.resolve(p)) };
-    const res = await runWorkerTask<Record<string, never>, CopyJob, SnapshotResult, Note>(new URL(import.meta.url), ROLE, {}, job, {
+    const res = await runWorkerTask<Record<string, never>, CopyJob, SnapshotResult, Note>(WORKER_URL, ROLE, {}, job, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onNote: (note) => {
         if ("total" in note) bar = opts.progress("snapshot", note.total, "files");

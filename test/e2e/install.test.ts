@@ -157,7 +157,7 @@ describe("e2e: install.sh", function () {
     const dir = path.join(packs, "crashing");
     await fsp.mkdir(dir, { recursive: true });
     await run("tar", ["-xzf", bumped, "-C", dir]);
-    await fsp.writeFile(path.join(dir, "package", "dist", "lib", "cli", "main.js"), "throw new Error('broken release');\n");
+    await fsp.writeFile(path.join(dir, "package", "dist", "bundle", "gpm", "main.js"), "throw new Error('broken release');\n");
     const crashing = path.join(packs, "crashing.tgz");
     await run("tar", ["-czf", crashing, "-C", dir, "package"]);
     r = await install(prefix, "--from", crashing);
