@@ -6,7 +6,7 @@ import type { Move } from "../txn/journal.js";
 import { snapshotPaths } from "../store/paths.js";
 import { errnoCode } from "../util/errors.js";
 import { mkdirp } from "../util/owner.js";
-import { listNames } from "../util/fsx.js";
+import { listNames, lstatOrNull } from "../util/fsx.js";
 
 /**
  * The one rule of what an upgrade swaps: every top-level entry of the package
@@ -32,7 +32,7 @@ export interface EntryChanges {
 
 export async function entryChanges(inst: Installation, packageEntries: readonly string[], previousCore: readonly string[]): Promise<EntryChanges> {
   const { core, dropped } = coreOf(inst, packageEntries, previousCore);
-  const live = async (e: string): Promise<boolean> => (await fsp.lstat(path.join(inst.root, e)).catch(() => null)) !== null;
+  const live = async (e: string): Promise<boolean> => (await lstatOrNull(path.join(inst.root, e))) !== null;
   const out: EntryChanges = { added: [], replaced: [], removed: [] };
   for (const e of core) ((await live(e)) ? out.replaced : out.added).push(e);
   for (const e of dropped) if (await live(e)) out.removed.push(e);
