@@ -62,7 +62,12 @@
     $lockFile = $root . '/.gpm/inflight.lock';
     if (is_file($lockFile)) {
         $lock = @fopen($lockFile, 'r');
-        if ($lock !== false) {
+        if ($lock === false) {
+            // A request that cannot hold the lock is one gpm's drain cannot wait for: the swap may
+            // rename the release under it (a torn response). Say so; gpm repairs the lock's owner
+            // and mode at its next swap, but PHP's user must be able to reach .gpm/ at all.
+            error_log("gpm-guard: cannot open {$lockFile} for reading: this request is not drained before a swap; give it to the site's owner (docs/WEB-SERVER.md)");
+        } else {
             if (!flock($lock, LOCK_SH | LOCK_NB)) {
                 $maintenance(); // gpm holds it: a swap is under way
             }

@@ -1,4 +1,5 @@
 import { removeEmptyStateDir } from "../web/state-dirs.js";
+import { prepareInflightLock } from "../web/guard.js";
 import { exists } from "../util/fsx.js";
 import { versioning } from "../util/version.js";
 import { paint } from "../util/color.js";
@@ -98,6 +99,9 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   const dropEmptyStore = async (): Promise<void> => {
     if (!storeExisted) await removeEmptyStateDir(inst.paths.snapshots);
   };
+  // The guard's in-flight lock exists before staging (not for a dry run, which leaves nothing): a
+  // request can only be drained if it began after the lock did, and staging outlasts any request.
+  if (!o.dryRun) await prepareInflightLock(inst);
   const stage = await stageRelease(inst, release, { from: installed, log: o.log, progress: o.progress }).catch(async (err: unknown) => {
     await dropEmptyStore();
     throw err;

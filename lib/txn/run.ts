@@ -10,7 +10,7 @@ import { rel, type Journal, type Move, type TxKind } from "./journal.js";
 import { checkMoves } from "./containment.js";
 import { snapshotPaths } from "../store/paths.js";
 import { restoreUserAfterPostUpgrade } from "./restore-user.js";
-import { drainRequests } from "../web/guard.js";
+import { drainRequests, settleInflightLock } from "../web/guard.js";
 
 /**
  * The one runner of every swap of the live tree: upgrade, rollback and redo
@@ -20,6 +20,7 @@ import { drainRequests } from "../web/guard.js";
  *
  *   step                          reversed by
  *   journal written (durably)     undo removes the journal last
+ *   in-flight lock settled        nothing (owner and mode fixed for the web server's PHP)
  *   maintenance flag raised       undo lowers it
  *   in-flight requests drained    nothing (the guard lets requests in when the flag is down)
  *   moves applied                 undo renames back, newest first (+ undoExtra)
@@ -73,6 +74,8 @@ export async function runSwap(inst: Installation, s: SwapSpec): Promise<Journal>
   const j = await beginTransaction(inst, { kind: s.kind, manifestId: s.manifestId, moves: s.moves, maintenanceFlag: s.maintenanceFlag, from: s.from, to: s.to, recordTopLevel: s.kind === "upgrade" });
   timings.journal = Date.now() - t;
   try {
+    // PHP must be able to hold the in-flight lock, or the drain below waits for nothing (lib/web/guard.ts).
+    if (s.maintenanceFlag) await settleInflightLock(inst, s.log);
     const onAt = await raiseMaintenanceFlag(inst, j, { startedAt: new Date().toISOString(), pid: process.pid, from: s.from, to: s.to, ...s.flag });
     j.meta.maintenanceOnAt = new Date(onAt).toISOString();
     t = Date.now();

@@ -12,6 +12,15 @@
  * request (non-blocking; when it cannot, the request gets 503). After raising
  * the flag gpm takes it exclusively — which waits for the requests already
  * running — and holds it until the flag is down.
+ *
+ * The drain only counts requests that hold the lock, so PHP's user must be
+ * able to open it: a lock it cannot open (gpm run as root before the lock was
+ * given to the site's owner, a mode changed by hand) is one the guard never
+ * holds, and the drain then waits for nothing — the swap renames the tree
+ * under requests still running (torn responses, seen in the real-server test
+ * until this was fixed). So the lock is made early (self-upgrade: before
+ * staging) and every swap first makes it the site owner's, mode 0640
+ * (settleInflightLock), waiting out requests that began before a repair.
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -53,9 +62,50 @@ export async function writeGuardFile(inst: Installation, win: { manifest: string
   await mkdirp(inst.paths.gpmDir);
   await writeJsonDurable(guardPath(inst), g);
   await fsp.chmod(guardPath(inst), STATE_FILE_MODE).catch(() => undefined);
+  await prepareInflightLock(inst);
+}
+
+/** How long a swap waits, after the lock had to be repaired, for requests that began before and could not hold it. */
+export const UNCOUNTED_GRACE_MS = 2_000;
+
+let repairedAt = 0;
+
+/**
+ * Make `.gpm/inflight.lock` usable by the guard: create it (unless `create`
+ * is false), give an existing one the site's owner and mode 0640. A lock that
+ * is not a regular file (a link, a FIFO) is left alone and never used.
+ * Repairing an existing lock is remembered: requests running at that moment
+ * could not hold it, and settleInflightLock waits for them.
+ */
+export async function prepareInflightLock(inst: Installation, o: { create?: boolean } = {}): Promise<void> {
   const lock = path.join(inst.paths.gpmDir, INFLIGHT_LOCK);
-  await fsp.writeFile(lock, "", { flag: "a", mode: STATE_FILE_MODE });
+  const before = await fsp.lstat(lock).catch(() => null);
+  if (before ? !before.isFile() : o.create === false) return;
+  if (!before) {
+    await mkdirp(inst.paths.gpmDir);
+    await fsp.writeFile(lock, "", { flag: "a", mode: STATE_FILE_MODE });
+  }
   await giveOwner(lock);
+  if (((before?.mode ?? STATE_FILE_MODE) & 0o777) !== STATE_FILE_MODE) await fsp.chmod(lock, STATE_FILE_MODE);
+  if (!before) return;
+  const after = await fsp.lstat(lock);
+  if (before.uid !== after.uid || before.gid !== after.gid || (before.mode & 0o777) !== (after.mode & 0o777)) repairedAt = Date.now();
+}
+
+/**
+ * Before a swap raises the maintenance flag: the lock is usable (repaired if
+ * need be), and when it was repaired less than `graceMs` ago, wait out the
+ * rest — before the flag, so it costs latency, not downtime — for requests
+ * that began while PHP could not open it. They do not hold it, so the drain
+ * could not wait for them. A lock created fresh needs no wait: self-upgrade
+ * creates it before staging, which is long past by the swap.
+ */
+export async function settleInflightLock(inst: Installation, log: Logger, graceMs = UNCOUNTED_GRACE_MS): Promise<void> {
+  await prepareInflightLock(inst, { create: false });
+  const wait = repairedAt + graceMs - Date.now();
+  if (repairedAt === 0 || wait <= 0) return;
+  log.warn({ lock: path.join(inst.paths.gpmDir, INFLIGHT_LOCK) }, `the in-flight lock was not the site owner's (or not mode 0640), so PHP could not hold it: fixed; waiting ${wait} ms for requests that began before`);
+  await new Promise((r) => setTimeout(r, wait));
 }
 
 /** After an upgrade: open the fatal-error window for FATAL_WINDOW_MS. */
@@ -81,7 +131,7 @@ let held: ChildProcess | null = null;
 export async function drainRequests(inst: Installation, log: Logger, timeoutMs = DRAIN_TIMEOUT_MS): Promise<Drain> {
   const none: Drain = { timedOut: false, release: () => undefined };
   const lock = path.join(inst.paths.gpmDir, INFLIGHT_LOCK);
-  if (!(await fsp.stat(lock).then((s) => s.isFile(), () => false))) return none;
+  if (!(await fsp.lstat(lock).then((s) => s.isFile(), () => false))) return none;
   releaseDrain();
   const child = spawn("flock", ["-x", "-w", String(Math.max(1, Math.ceil(timeoutMs / 1000))), lock, "cat"], { stdio: ["pipe", "pipe", "ignore"] });
   const outcome = await new Promise<"held" | "timeout" | "unavailable">((resolve) => {
