@@ -1,5 +1,7 @@
 import { removeEmptyStateDir } from "../web/state-dirs.js";
-import { prepareInflightLock } from "../web/guard.js";
+import { prepareInflightLock, INFLIGHT_LOCK } from "../web/guard.js";
+import fsp from "node:fs/promises";
+import path from "node:path";
 import { exists } from "../util/fsx.js";
 import { versioning } from "../util/version.js";
 import { paint } from "../util/color.js";
@@ -95,9 +97,15 @@ export async function selfUpgrade(inst: Installation, o: SelfUpgradeOptions): Pr
   if (o.force) for (const f of checks.filter((c) => c.status === "fail")) o.log.warn({ check: f.id }, `--force: ignoring failed check ${f.id}: ${f.message}`);
 
   const storeExisted = await exists(inst.paths.snapshots);
-  // A dry run, a refused archive or an interrupt leaves nothing, not even an empty snapshot store.
+  const gpmDirExisted = await exists(inst.paths.gpmDir);
+  const lockPath = path.join(inst.paths.gpmDir, INFLIGHT_LOCK);
+  const lockExisted = await exists(lockPath);
+  // A dry run, a refused archive or an interrupt leaves nothing: not an empty snapshot store, nor
+  // the in-flight lock (or the .gpm/ that holds only it) made for this run below.
   const dropEmptyStore = async (): Promise<void> => {
     if (!storeExisted) await removeEmptyStateDir(inst.paths.snapshots);
+    if (!lockExisted) await fsp.rm(lockPath, { force: true }).catch(() => undefined);
+    if (!gpmDirExisted) await removeEmptyStateDir(inst.paths.gpmDir);
   };
   // The guard's in-flight lock exists before staging (not for a dry run, which leaves nothing): a
   // request can only be drained if it began after the lock did, and staging outlasts any request.
