@@ -15,7 +15,8 @@ import { listManifests, type Manifest } from "./manifest.js";
 import { liveSource } from "./way-back.js";
 import { snapshotPaths } from "./paths.js";
 import { readFilesRecord, type FileRecord } from "./files-record.js";
-import { readJsonIfExists, resolveInside, sha256File, walkFiles, writeJsonDurable } from "../util/fsx.js";
+import { listNames, readJsonIfExists, resolveInside, sha256File, walkFiles, writeJsonDurable } from "../util/fsx.js";
+import { fsPath } from "../util/byte-names.js";
 import { checkAbort } from "../util/signals.js";
 import { isEntryName } from "./manifest.js";
 
@@ -88,14 +89,14 @@ async function readPreviousRecord(inst: Installation, m: Manifest): Promise<Prev
 export async function hashPrevious(inst: Installation, m: Manifest): Promise<PreviousRecord | null> {
   const sp = snapshotPaths(inst, m.id);
   if ((await fsp.lstat(sp.previousFiles).catch(() => null)) !== null) return null;
-  const entries = (await fsp.readdir(sp.previous)).sort();
+  const entries = (await listNames(sp.previous)).sort(); // names as bytes (a Latin-1 upload is a name like any other)
   const rels: string[] = [];
   for (const e of entries) await walkFiles(sp.previous, e, (rel) => rels.push(rel));
   const files: FileRecord = {};
   for (const rel of rels.sort()) {
     checkAbort();
     const full = path.join(sp.previous, rel);
-    const st = await fsp.lstat(full);
+    const st = await fsp.lstat(fsPath(full));
     files[rel.split(path.sep).join("/")] = { sha256: await sha256File(full), size: st.size, mode: st.mode & 0o7777 };
   }
   return { recordOf: "previous", entries, files };
