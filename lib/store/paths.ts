@@ -33,6 +33,8 @@ export interface SnapshotPaths {
   swapCleared: string;
   /** Where undo after postUpgrade keeps the user/ it replaced. */
   userAfterFailure: string;
+  /** For a linked user/: where its contents gather before they become userAfterFailure (lib/txn/restore-user.ts). */
+  userAfterFailurePartial: string;
   /** Where undo of a failed upgrade puts top-level entries that appeared in the live tree during the attempt (a `vendor/` a script wrote). */
   appeared: string;
   /** The run's ndjson log. */
@@ -54,6 +56,7 @@ const NAMES = {
   swapUser: ".swap-user",
   swapCleared: ".cleared",
   userAfterFailure: "user-after-failure",
+  userAfterFailurePartial: "user-after-failure.partial",
   appeared: "appeared",
   log: "log.ndjson",
 } as const;
@@ -100,6 +103,7 @@ export function snapshotPaths(inst: Installation, id: string): SnapshotPaths {
     swapUser: at(NAMES.swapUser),
     swapCleared: at(NAMES.swapCleared),
     userAfterFailure: at(NAMES.userAfterFailure),
+    userAfterFailurePartial: at(NAMES.userAfterFailurePartial),
     appeared: at(NAMES.appeared),
     log: at(NAMES.log),
     rel: {

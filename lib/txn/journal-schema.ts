@@ -29,6 +29,7 @@ const journalSchema = z.looseObject({
   maintenanceFlag: z.string().min(1).nullable().default(null),
   postUpgradeStarted: z.boolean().default(false),
   topLevel: z.array(z.string().min(1)).optional(),
+  userLink: z.looseObject({ target: z.string().min(1), real: z.string().min(1) }).optional(),
   meta: z.looseObject({}).default({}),
 });
 

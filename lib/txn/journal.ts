@@ -35,6 +35,12 @@ export interface EntryId {
 
 export type TxKind = "upgrade" | "rollback";
 
+/** user/ as a symbolic link when an upgrade's journal was written: its target as read, and the folder it resolved to. */
+export interface UserLink {
+  target: string;
+  real: string;
+}
+
 /**
  * The journal is the single source of truth for a live change. It is written
  * (file and folder fsynced) BEFORE the first move, so a crash at any instant
@@ -70,6 +76,12 @@ export interface Journal {
    * snapshot, so the live tree is the pre-upgrade tree exactly. Absent: nothing to check.
    */
   topLevel?: string[];
+  /**
+   * An upgrade on a site whose user/ is a symbolic link: the link as it was
+   * before anything moved. Undo after postUpgrade puts the content back behind
+   * that same link, and refuses to write through any other (lib/txn/restore-user.ts).
+   */
+  userLink?: UserLink;
   /** Facts finalize needs if it has to be redone by recovery. */
   meta: {
     from: string | null;

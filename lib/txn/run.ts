@@ -121,7 +121,7 @@ export async function undoOrEscalate(
  * user/ goes back from the snapshot (DESIGN invariant 4's one exception).
  */
 export function undoExtraOf(inst: Installation, j: Journal, log: Logger): (() => Promise<void>) | undefined {
-  return j.kind === "upgrade" && j.postUpgradeStarted ? () => restoreUserAfterPostUpgrade(inst, j.manifestId, log) : undefined;
+  return j.kind === "upgrade" && j.postUpgradeStarted ? () => restoreUserAfterPostUpgrade(inst, j, log) : undefined;
 }
 
 /** Maintenance on (the journal's meta.maintenanceOnAt) → now; null when the raise time is unknown. */

@@ -7,12 +7,13 @@ import { checkAbort } from "../util/signals.js";
 import { killPoint, killAfterMove } from "../util/seams.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
-import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move, type TxKind, type EntryId } from "./journal.js";
+import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move, type TxKind, type EntryId, type UserLink } from "./journal.js";
 import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from "./fs-ops.js";
 import { mkdirp } from "../util/owner.js";
 import { releaseDrain } from "../web/guard.js";
 import { setAsideAppeared, topLevelNames } from "./appeared.js";
 import { fsPath } from "../util/byte-names.js";
+import { recordUserLink } from "./restore-user.js";
 
 /**
  * THE one place that changes the live tree (DESIGN invariant 2).
@@ -42,9 +43,11 @@ export interface BeginOptions {
   maintenanceFlag: string | null;
   from: string | null;
   to: string | null;
-  /** Record the top-level names (an upgrade: undo sets aside whatever appears besides them). */
+  /** Record the top-level names and a linked user/ (an upgrade: undo sets aside whatever appears besides them, and restores user/ behind its link). */
   recordTopLevel?: boolean;
 }
+
+const userLinkField = (l: UserLink | undefined): { userLink?: UserLink } => (l ? { userLink: l } : {});
 
 /** Build the move of the entry now at `from`: records its identity. Returns null when it does not exist. */
 export async function planMove(inst: Installation, from: string, to: string, optional = false): Promise<Move | null> {
@@ -71,6 +74,7 @@ export async function beginTransaction(inst: Installation, o: BeginOptions): Pro
     maintenanceFlag: o.maintenanceFlag,
     postUpgradeStarted: false,
     ...(o.recordTopLevel ? { topLevel: await topLevelNames(inst.root) } : {}),
+    ...(o.recordTopLevel ? userLinkField(await recordUserLink(inst)) : {}),
     meta: { from: o.from, to: o.to, maintenanceOnAt: null, startedAt: new Date().toISOString() },
   };
   // Each destination must be free when its move comes (now, or vacated by an

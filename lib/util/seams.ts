@@ -83,7 +83,7 @@ export type KillPoint =
   // promote (lib/promote) and its transaction (lib/txn)
   | `promote:${"planned" | "post-upgrade-started" | "post-upgrade-done" | "smoke-passed" | "restored"}`
   | `${TxnKind}:${TxnStep}`
-  | `restore:${"appeared-moved" | "user-moved-aside" | "user-restored"}`
+  | `restore:${"appeared-moved" | "user-moved-aside" | "user-entry-aside" | "user-contents-aside" | "user-entry-restored" | "user-restored"}`
   // finalize and retention
   | `finalize:${"metadata-written" | "flag-lowered" | "manifest-written" | "records-written" | "journal-removed" | "leftovers-removed"}`
   | "retention:snapshot-moved-aside"
@@ -115,6 +115,9 @@ export const KILL_POINTS = [
   "upgrade:undo-move",
   "restore:appeared-moved",
   "restore:user-moved-aside",
+  "restore:user-entry-aside",
+  "restore:user-contents-aside",
+  "restore:user-entry-restored",
   "restore:user-restored",
   "upgrade:undo-flag-lowered",
   "promote:restored",

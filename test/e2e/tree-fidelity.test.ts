@@ -3,7 +3,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import crypto from "node:crypto";
-import { tmpDir, makeSite, makeFeed, runGpm, treeState, treeHash, nameKey, type RunResult } from "../helpers/fixtures.js";
+import { tmpDir, makeSite, makeFeed, releaseTree, runGpm, treeState, treeHash, nameKey, type RunResult } from "../helpers/fixtures.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON documents under test */
 
@@ -22,12 +22,13 @@ describe("e2e: tree fidelity — linked user/, sparse files, names that are not 
     gpm: (...a: string[]) => Promise<RunResult>;
     json: (...a: string[]) => Promise<Record<string, any>>;
   }
-  const site = async (extra: (root: string, base: string) => Promise<void> = async () => undefined): Promise<Site> => {
+  const site = async (extra: (root: string, base: string) => Promise<void> = async () => undefined, o: { postUpgrade?: string } = {}): Promise<Site> => {
     const base = await tmpDir();
     const root = path.join(base, "site");
-    await makeSite(root, "1.7.0");
+    await makeSite(root, "1.7.0", o.postUpgrade ? { config: { postUpgrade: ["node", "bin/post.mjs"] } } : {});
     await extra(root, base);
-    const feed = await makeFeed(path.join(base, "feed"), [{ version: "1.7.1" }]);
+    const tree = o.postUpgrade ? releaseTree("1.7.1", { extra: { "bin/post.mjs": o.postUpgrade } }) : undefined;
+    const feed = await makeFeed(path.join(base, "feed"), [{ version: "1.7.1", ...(tree ? { tree } : {}) }]);
     const gpm = (...a: string[]): Promise<RunResult> => runGpm([...a, "--root", root, "--feed", feed]);
     const json = async (...a: string[]): Promise<Record<string, any>> => {
       const r = await gpm(...a, "--json");
@@ -101,6 +102,89 @@ describe("e2e: tree fidelity — linked user/, sparse files, names that are not 
         assert.deepEqual(await siteTree(s.root), after, "the 1.7.1 tree again");
       });
     }
+  });
+
+  describe("a failed postUpgrade on a linked user/: the content is put back behind the link, the link stays", () => {
+    /** The release's own step changes user/ (through the link: a page, a config line, a deleted account, the folder's mode) and fails. */
+    const POST = `#!/usr/bin/env node
+import fs from "node:fs";
+fs.appendFileSync("user/config/site.yaml", "migrated: true\\n");
+fs.mkdirSync("user/pages/02.migrated", { recursive: true });
+fs.writeFileSync("user/pages/02.migrated/default.md", "written by postUpgrade\\n");
+fs.rmSync("user/accounts/admin.yaml");
+fs.chmodSync("user", 0o700);
+RELINK
+process.exit(3);
+`;
+    const linked = async (where: "outside" | "inside", post: string): Promise<{ s: Site; target: string; real: string }> => {
+      let target = "";
+      const s = await site(
+        async (root, base) => {
+          const real = where === "outside" ? path.join(base, "shared-user") : path.join(root, "data-store", "user");
+          await fsp.mkdir(path.dirname(real), { recursive: true });
+          await fsp.rename(path.join(root, "user"), real);
+          await fsp.chmod(real, 0o751);
+          target = where === "outside" ? real : "data-store/user";
+          await fsp.symlink(target, path.join(root, "user"));
+        },
+        { postUpgrade: post },
+      );
+      return { s, target, real: path.resolve(s.root, target) };
+    };
+
+    for (const where of ["outside", "inside"] as const) {
+      it(`user/ → a folder ${where} the root: exit 4, the same link, the linked folder byte for byte`, async () => {
+        const { s, target, real } = await linked(where, POST.replace("RELINK", ""));
+        const userBefore = await treeState(real, { exclude: gpmOwn });
+        const modeBefore = (await fsp.stat(real)).mode & 0o7777;
+        const before = await siteTree(s.root);
+        const baseEntries = (await fsp.readdir(s.base)).sort();
+
+        const r = await s.gpm("self-upgrade", "-y");
+        assert.equal(r.code, 4, r.stderr);
+        assert.match(r.stderr, /postUpgrade/);
+        const st = await fsp.lstat(path.join(s.root, "user"));
+        assert.ok(st.isSymbolicLink(), "user/ is still a symbolic link");
+        assert.equal(await fsp.readlink(path.join(s.root, "user")), target, "with the same target");
+        assert.deepEqual(await treeState(real, { exclude: gpmOwn }), userBefore, "the linked folder's content is as before, byte for byte");
+        assert.equal((await fsp.stat(real)).mode & 0o7777, modeBefore, "and its mode");
+        assert.deepEqual(await siteTree(s.root), before, "the 1.7.0 tree, byte for byte");
+        assert.deepEqual((await fsp.readdir(s.base)).sort(), baseEntries, "nothing new outside the root");
+        // What postUpgrade left is kept for inspection, in the snapshot (a real folder, not a link).
+        const kept = path.join(s.root, "snapshots", await snapshotId(s.root), "user-after-failure");
+        assert.ok((await fsp.lstat(kept)).isDirectory());
+        assert.equal(await fsp.readFile(path.join(kept, "pages/02.migrated/default.md"), "utf8"), "written by postUpgrade\n");
+        assert.match(await fsp.readFile(path.join(kept, "config/site.yaml"), "utf8"), /migrated: true/);
+        const status = await s.json("status");
+        assert.equal(status.installed, "1.7.0");
+        assert.equal(status.recovery, null, "no recovery mode: the restore worked");
+      });
+    }
+
+    it("a postUpgrade that re-points the link: gpm refuses to write through it (exit 7, one line); the same link again + repair finishes the restore", async () => {
+      const { s, target, real } = await linked("outside", POST.replace("RELINK", `fs.mkdirSync("elsewhere"); fs.rmSync("user"); fs.symlinkSync("elsewhere", "user");`));
+      const userBefore = await treeState(real, { exclude: gpmOwn });
+      const r = await s.gpm("self-upgrade", "-y");
+      assert.equal(r.code, 7, r.stderr);
+      const line = r.stderr.trim().split("\n").filter((l) => l.startsWith("error:"));
+      assert.equal(line.length, 1, r.stderr);
+      assert.match(line[0]!, /user\/ was a symbolic link to .* and now points to elsewhere: gpm will not put .*user\/ back through it/);
+      assert.equal(await fsp.readlink(path.join(s.root, "user")), "elsewhere", "left as postUpgrade left it");
+      const snap = path.join(s.root, "snapshots", await snapshotId(s.root));
+      // elsewhere/ appeared during the attempt: undo set it aside, and wrote nothing into it.
+      assert.deepEqual(await fsp.readdir(path.join(snap, "appeared", "elsewhere")), [], "nothing written through the other link");
+      const snapUser = path.join(snap, "user");
+      assert.deepEqual(await treeState(snapUser, { exclude: gpmOwn }), userBefore, "the snapshot's copy is intact");
+      assert.ok(fs.existsSync(path.join(s.root, "system", "recovery.flag")), "recovery mode: a person decides");
+
+      // The hint's way out: user/ that link again, then repair finishes what undo began.
+      await fsp.rm(path.join(s.root, "user"));
+      await fsp.symlink(target, path.join(s.root, "user"));
+      const rep = await s.gpm("repair");
+      assert.equal(rep.code, 0, rep.stderr);
+      assert.deepEqual(await treeState(real, { exclude: gpmOwn }), userBefore, "the linked folder is as before");
+      assert.equal((await s.json("status")).installed, "1.7.0");
+    });
   });
 
   it("a sparse file in user/ stays sparse in the snapshot, with the same bytes", async () => {
