@@ -7,6 +7,7 @@
 import type { Installation } from "../install/installation.js";
 import { listManifests, requireManifest, writeManifest, type Manifest } from "./manifest.js";
 import { fail } from "../util/errors.js";
+import { killPoint } from "../util/seams.js";
 
 /**
  * The snapshot the live tree came from: the upgrade that installed the live
@@ -73,6 +74,7 @@ export async function setPinned(inst: Installation, id: string, pinned: boolean)
   }
   m.pinned = pinned;
   await writeManifest(inst, m);
+  killPoint("snapshots:pin-written");
   return { manifest: m, changed: true };
 }
 

@@ -87,6 +87,8 @@ export type KillPoint =
   // finalize and retention
   | `finalize:${"metadata-written" | "flag-lowered" | "manifest-written" | "records-written" | "journal-removed" | "leftovers-removed"}`
   | "retention:snapshot-moved-aside"
+  // `gpm snapshots pin|unpin`: one durable manifest write
+  | "snapshots:pin-written"
   | `rollback:${RollbackFinish}`
   // recovery at the start of the next command
   | `recover:${"journal-done" | "flag-removed" | "leftovers-removed"}`;
@@ -128,6 +130,7 @@ export const KILL_POINTS = [
   "finalize:journal-removed",
   "finalize:leftovers-removed",
   "retention:snapshot-moved-aside",
+  "snapshots:pin-written",
   "rollback:journal-written",
   "rollback:flag-raised",
   "rollback:copy-journaled",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { makeSite, releaseTree, runGpm, REPO } from "../helpers/fixtures.js";
@@ -26,13 +27,20 @@ fs.writeFileSync("left-by-post-upgrade/autoload.php", "x\\n");
 `;
 
 type Expect = "before" | "after";
-type Template = "T0" | "T0p" | "T1" | "T1k";
+type Template = "T0" | "T0p" | "T0pl" | "T1" | "T1k" | "T1w";
+
+/** Written in T1w's user/ after its upgrade: a rollback keeps it live, --with-user puts it into the snapshot. */
+const AFTER_PAGE = "pages/02.after-upgrade/default.md";
 
 interface Scenario {
   name: string;
-  /** T0: unmanaged 1.7.48 site; T0p: with a postUpgrade step; T1: T0 upgraded to 1.8.0; T1k: T1 with keep 1. */
+  /**
+   * T0: unmanaged 1.7.48 site; T0p: with a postUpgrade step; T0pl: T0p whose user/ is a link to a folder
+   * outside the root (../shared-user); T1: T0 upgraded to 1.8.0; T1k: T1 with keep 1; T1w: T1 with a page
+   * written after the upgrade.
+   */
   template: Template;
-  /** `$FEED` is replaced by the feed's path. */
+  /** `$FEED` is replaced by the feed's path, `$ID` by the id of the template's (first) snapshot. */
   args: string[];
   env?: Record<string, string>;
   /** Exit code of the command when nobody kills it (proves the scenario takes the path it names). */
@@ -43,7 +51,24 @@ interface Scenario {
   versions: Record<Expect, string>;
   /** Kill point → which whole tree the next command must find. */
   points: Record<string, Expect>;
+  /** What else must hold of each outcome (gpm's own state that the tree comparison leaves out: a pin). */
+  check?: (root: string, expect: Expect) => Promise<void>;
 }
+
+const manifestOf = async (root: string): Promise<{ pinned?: boolean; id: string }> => {
+  const id = (await fsp.readdir(path.join(root, "snapshots"))).filter((n) => !n.startsWith(".")).sort()[0]!;
+  return JSON.parse(await fsp.readFile(path.join(root, "snapshots", id, "manifest.json"), "utf8"));
+};
+
+/** rollback --with-user: done, the snapshot holding the replaced user/ (with the page) is pinned; not done, nothing is. */
+const withUserCheck = async (root: string, expect: Expect): Promise<void> => {
+  const m = await manifestOf(root);
+  assert.equal(m.pinned === true, expect === "after", `pinned after a --with-user rollback, and only then (${expect})`);
+  const inSnapshot = await fsp.readFile(path.join(root, "snapshots", m.id, "user", AFTER_PAGE), "utf8").catch(() => null);
+  const live = await fsp.readFile(path.join(root, "user", AFTER_PAGE), "utf8").catch(() => null);
+  assert.equal(expect === "after" ? inSnapshot : live, "written after the upgrade\n", "the page is wholly in one place: live before, in the pinned snapshot after");
+  assert.equal(expect === "after" ? live : inSnapshot, null);
+};
 
 const UPGRADE = ["self-upgrade", "--version", "1.8.0", "--feed", "$FEED"];
 
@@ -102,6 +127,32 @@ const SCENARIOS: Scenario[] = [
     points: { "restore:appeared-moved": "before", "restore:user-moved-aside": "before", "restore:user-restored": "before" },
   },
   {
+    name: "postUpgrade on a linked user/ (outside the root), then the smoke check fails (content put back behind the link)",
+    template: "T0pl",
+    args: ["self-upgrade", "--version", "1.8.4", "--feed", "$FEED"],
+    cleanExit: 4,
+    versions: { before: "1.7.48", after: "1.7.48" },
+    points: {
+      "restore:appeared-moved": "before",
+      "restore:user-entry-aside": "before",
+      "restore:user-entry-aside#3": "before",
+      "restore:user-contents-aside": "before",
+      "restore:user-entry-restored": "before",
+      "restore:user-entry-restored#3": "before",
+      "restore:user-restored": "before",
+      "upgrade:undo-flag-lowered": "before",
+    },
+  },
+  {
+    name: "recovery of a linked user/ restore killed half-way, itself killed",
+    template: "T0pl",
+    setup: [{ args: ["self-upgrade", "--version", "1.8.4", "--feed", "$FEED"], env: { GPM_TEST_KILL_AT: "restore:user-entry-restored#2" } }],
+    args: ["status"],
+    cleanExit: 0,
+    versions: { before: "1.7.48", after: "1.7.48" },
+    points: { "restore:user-entry-restored": "before", "restore:user-restored": "before", "recover:journal-done": "before" },
+  },
+  {
     name: "upgrade across devices (copy fallback, GPM_TEST_EXDEV)",
     template: "T0",
     args: UPGRADE,
@@ -136,6 +187,45 @@ const SCENARIOS: Scenario[] = [
       "rollback:records-written": "after",
       "rollback:journal-removed": "after",
     },
+  },
+  {
+    name: "rollback --with-user (pins the snapshot holding the replaced user/)",
+    template: "T1w",
+    args: ["rollback", "--with-user"],
+    cleanExit: 0,
+    versions: { before: "1.8.0", after: "1.7.48" },
+    points: {
+      "rollback:journal-written": "before",
+      "rollback:flag-raised": "before",
+      "rollback:moves-applied": "before",
+      "rollback:committed": "after",
+      "rollback:metadata-written": "after",
+      "rollback:flag-lowered": "after",
+      "rollback:manifest-written": "after",
+      "rollback:records-written": "after",
+      "rollback:journal-removed": "after",
+    },
+    check: withUserCheck,
+  },
+  {
+    name: "rollback --with-user whose last rename (the replaced user/ into the snapshot) fails (undo)",
+    template: "T1w",
+    args: ["rollback", "--with-user"],
+    // T1's rollback: 6 core entries × 2 renames, user/ out and in (13, 14), then the 7 parked entries; the 21st is .swap-user → user.
+    env: { GPM_TEST_FAIL_RENAME: "21" },
+    cleanExit: 1,
+    versions: { before: "1.8.0", after: "1.8.0" },
+    points: { "rollback:undoing": "before", "rollback:undo-move": "before", "rollback:undo-move#14": "before", "rollback:undo-flag-lowered": "before" },
+    check: withUserCheck,
+  },
+  {
+    name: "snapshots pin",
+    template: "T1",
+    args: ["snapshots", "pin", "$ID"],
+    cleanExit: 0,
+    versions: { before: "1.8.0", after: "1.8.0" },
+    points: { "lock:acquired": "before", "snapshots:pin-written": "after" },
+    check: async (root, expect) => assert.equal((await manifestOf(root)).pinned === true, expect === "after", `pinned only once the write is made (${expect})`),
   },
   {
     name: "rollback whose third rename fails (undo)",
@@ -219,7 +309,16 @@ describe("e2e: kill at every step (GPM_TEST_KILL_AT)", function () {
   const templates = {} as Record<Template, string>;
   const refs = new Map<Scenario, { before: State; after: State; userBefore: State }>();
 
-  const argv = (s: Scenario, root: string): string[] => [...s.args.map((a) => (a === "$FEED" ? feed : a)), "--root", root];
+  const firstSnapshot = (root: string): string => fs.readdirSync(path.join(root, "snapshots")).filter((n) => !n.startsWith(".")).sort()[0]!;
+  const argv = (s: Scenario, root: string): string[] => [...s.args.map((a) => (a === "$FEED" ? feed : a === "$ID" ? firstSnapshot(root) : a)), "--root", root];
+
+  /** A clone of a template; T0pl's user/ links out of the root, so its whole folder (site/ and shared-user/) is cloned. */
+  async function clone(t: Template): Promise<string> {
+    if (t !== "T0pl") return cloneSite(templates[t]);
+    return path.join(await cloneSite(path.dirname(templates[t])), "site");
+  }
+  /** What lies beside the root (a linked user/'s folder among it): nothing may appear or vanish there. */
+  const besideRoot = (root: string): string[] => fs.readdirSync(path.dirname(root)).sort();
 
   /** A setup step; `flag` leaves the maintenance flag of a dead run. */
   async function runStep(root: string, st: { args: string[]; env: Record<string, string> }): Promise<void> {
@@ -234,7 +333,8 @@ describe("e2e: kill at every step (GPM_TEST_KILL_AT)", function () {
   async function runCase(c: Case): Promise<void> {
     const s = c.scenario;
     const ref = refs.get(s)!;
-    const root = await cloneSite(templates[s.template]);
+    const root = await clone(s.template);
+    const beside = besideRoot(root);
     for (const st of s.setup ?? []) await runStep(root, st);
     const r = await runGpm(argv(s, root), { env: { ...s.env, GPM_TEST_KILL_AT: c.point } });
     assert.equal(r.signal, "SIGKILL", `the run did not reach ${c.point}: exit ${r.code}: ${r.stderr.trim().split("\n").slice(-6).join(" | ")}`);
@@ -245,7 +345,9 @@ describe("e2e: kill at every step (GPM_TEST_KILL_AT)", function () {
     const got = await liveState(root);
     assert.deepEqual(got, want, `the tree is not wholly the one ${c.expect} the command: ${stateDiff(got, want)}`);
     if (c.expect === "before") assert.deepEqual(await userState(root), ref.userBefore, "user/ is byte-identical");
+    assert.deepEqual(besideRoot(root), beside, "nothing appeared or vanished outside the root");
     assert.equal(status.installed, s.versions[c.expect], "the installed version matches the tree");
+    await s.check?.(root, c.expect);
   }
 
   before(async function () {
@@ -263,6 +365,14 @@ describe("e2e: kill at every step (GPM_TEST_KILL_AT)", function () {
     }));
     templates.T0p = path.join(base, "T0p");
     await makeSite(templates.T0p, "1.7.48", { config: { postUpgrade: ["node", "bin/post.mjs"] } });
+    // user/ moved out of the root and linked back in (relative, so a clone of the folder holding both keeps working).
+    templates.T0pl = path.join(base, "T0pl", "site");
+    await makeSite(templates.T0pl, "1.7.48", { config: { postUpgrade: ["node", "bin/post.mjs"] } });
+    await fsp.rename(path.join(templates.T0pl, "user"), path.join(base, "T0pl", "shared-user"));
+    await fsp.symlink("../shared-user", path.join(templates.T0pl, "user"));
+    templates.T1w = await cloneSite(templates.T1);
+    await fsp.mkdir(path.dirname(path.join(templates.T1w, "user", AFTER_PAGE)), { recursive: true });
+    await fsp.writeFile(path.join(templates.T1w, "user", AFTER_PAGE), "written after the upgrade\n");
     templates.T1k = await cloneSite(templates.T1);
     const cfgFile = path.join(templates.T1k, "gpm.json");
     await fsp.writeFile(cfgFile, JSON.stringify({ ...JSON.parse(await fsp.readFile(cfgFile, "utf8")), keep: 1 }, null, 2));
@@ -271,11 +381,13 @@ describe("e2e: kill at every step (GPM_TEST_KILL_AT)", function () {
     await pool(SCENARIOS, 3, async (s) => {
       const before = await liveState(templates[s.template]);
       const userBefore = await userState(templates[s.template]);
-      const root = await cloneSite(templates[s.template]);
+      const root = await clone(s.template);
       for (const st of s.setup ?? []) await runStep(root, st);
       const r = await runGpm(argv(s, root), { env: s.env ?? {} });
       assert.equal(r.code, s.cleanExit, `${s.name}: the clean run exited ${r.code}: ${r.stderr}`);
       await assertCleanState(root, await gpmStatus(root));
+      if (s.template === "T0pl") assert.ok((await fsp.lstat(path.join(root, "user"))).isSymbolicLink(), `${s.name}: user/ is still a link after the clean run`);
+      await s.check?.(root, s.cleanExit === 0 ? "after" : "before");
       refs.set(s, { before, after: await liveState(root), userBefore });
     });
 

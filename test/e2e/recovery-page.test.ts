@@ -68,6 +68,13 @@ describe("e2e: the recovery page in Chromium", function () {
     if (copyTo && fs.existsSync(copyTo)) await fsp.copyFile(file, path.join(copyTo, path.basename(file)));
   }
   const read = (rel: string): Promise<string> => fsp.readFile(path.join(root, rel), "utf8");
+  /** The row the page marks as the live tree's source is the one `gpm snapshots` names (one function answers both). */
+  const assertSameSource = async (page: Page): Promise<void> => {
+    const cli = await runGpm(["snapshots", "--json", "--root", root]);
+    const want = (JSON.parse(cli.stdout) as { liveSource: string | null }).liveSource;
+    assert.ok(want, cli.stderr);
+    assert.equal(await page.locator("tr.current code").first().innerText(), want, "the page and `gpm snapshots` agree on where the live tree came from");
+  };
   const row = (page: Page, name: string) => page.locator("tr", { has: page.locator(`code:text-is("${name}")`) });
 
   before(async function () {
@@ -101,6 +108,7 @@ describe("e2e: the recovery page in Chromium", function () {
     const liveText = await page.locator("p.ok").first().innerText();
     assert.match(liveText, /Live now: version 1\.8\.0/);
     assert.match(await page.locator("tr.current").innerText(), /live tree came from here/);
+    await assertSameSource(page);
     await shot(page, "overview-live-marker");
 
     // Disable a plugin, keeping the request to replay it later.
@@ -133,7 +141,8 @@ describe("e2e: the recovery page in Chromium", function () {
     await shot(page, "replayed-post-409");
 
     // Roll back through the confirmation; content written under 1.8.0 stays live (core only).
-    await writeTree(root, { "user/pages/02.news/default.md": "written under 1.8.0\n" });
+    const news = Buffer.from("---\ntitle: News\n---\nwritten under 1.8.0, after the upgrade: café\n");
+    await writeTree(root, { "user/pages/02.news/default.md": news });
     await page.getByRole("button", { name: "Back to the overview" }).click();
     assert.match(await read("system/defines.php"), /'1\.8\.0'/);
     await page.getByRole("button", { name: "Roll back to 1.7.48 (core only)…" }).click();
@@ -146,11 +155,13 @@ describe("e2e: the recovery page in Chromium", function () {
     assert.match(await read("system/defines.php"), /'1\.7\.48'/, "the 1.7.48 core is live on disk");
     assert.ok(fs.existsSync(path.join(root, "system/src/only-in-1.7.48.php")));
     assert.ok(!fs.existsSync(path.join(root, "system/src/only-in-1.8.0.php")));
+    assert.deepEqual(await fsp.readFile(path.join(root, "user/pages/02.news/default.md")), news, "the page written after the upgrade is still live, byte for byte");
     await shot(page, "rolled-back");
 
     // The overview now shows 1.7.48 live, a redo, and that recovery mode may be cleared.
     await page.getByRole("button", { name: "Back to the overview" }).click();
     assert.match(await page.locator("p.ok").first().innerText(), /Live now: version 1\.7\.48/);
+    await assertSameSource(page);
     assert.ok(await page.getByRole("button", { name: /Redo: put 1\.8\.0 back/ }).first().isVisible());
     await shot(page, "overview-after-rollback");
     await page.getByRole("button", { name: "Clear recovery mode" }).click();

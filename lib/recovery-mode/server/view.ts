@@ -8,6 +8,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { installedVersion, type Installation } from "../../install/installation.js";
 import { listManifests, snapshotDir, type Manifest } from "../../store/manifest.js";
+import { liveSource } from "../../store/way-back.js";
 import { listPackages } from "../../stage/packages.js";
 import { readRecoveryFlag, rollbackSince, type FlagState } from "../flag.js";
 import { listPlugins, type PluginInfo } from "../plugins.js";
@@ -64,8 +65,8 @@ export async function swapFor(inst: Installation, m: Manifest, live: string | nu
 export async function overview(inst: Installation): Promise<Overview> {
   const [flag, manifests, plugins, packages, live] = await Promise.all([readRecoveryFlag(inst), listManifests(inst), listPlugins(inst), listPackages(inst), installedVersion(inst).catch(() => null)]);
   const shown = manifests.slice(-MAX_MANIFESTS_SHOWN).reverse();
-  // The newest snapshot whose live side is the installed version.
-  const source = shown.find((m) => (m.status === "finalized" && m.to === live) || (m.status === "swapped" && m.from === live));
+  // The one answer `gpm snapshots` gives too (lib/store/way-back.ts), over every manifest, not only those shown.
+  const source = liveSource(manifests, live);
   const snapshots: SnapshotRow[] = [];
   for (const m of shown) snapshots.push({ m, liveSource: m === source, ...(await swapFor(inst, m, live)) });
   const versions = new Map(packages.map((p) => [p.name, p.version]));
