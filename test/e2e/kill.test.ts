@@ -72,6 +72,19 @@ const withUserCheck = async (root: string, expect: Expect): Promise<void> => {
 
 const UPGRADE = ["self-upgrade", "--version", "1.8.0", "--feed", "$FEED"];
 
+/** Every kill point of a rollback's swap and finish, and which tree it must leave (both rollback scenarios). */
+const ROLLBACK_POINTS: Record<string, Expect> = {
+  "rollback:journal-written": "before",
+  "rollback:flag-raised": "before",
+  "rollback:moves-applied": "before",
+  "rollback:committed": "after",
+  "rollback:metadata-written": "after",
+  "rollback:flag-lowered": "after",
+  "rollback:manifest-written": "after",
+  "rollback:records-written": "after",
+  "rollback:journal-removed": "after",
+};
+
 const SCENARIOS: Scenario[] = [
   {
     name: "upgrade 1.7.48 → 1.8.0",
@@ -177,15 +190,7 @@ const SCENARIOS: Scenario[] = [
     versions: { before: "1.8.0", after: "1.7.48" },
     points: {
       "lock:acquired": "before",
-      "rollback:journal-written": "before",
-      "rollback:flag-raised": "before",
-      "rollback:moves-applied": "before",
-      "rollback:committed": "after",
-      "rollback:metadata-written": "after",
-      "rollback:flag-lowered": "after",
-      "rollback:manifest-written": "after",
-      "rollback:records-written": "after",
-      "rollback:journal-removed": "after",
+      ...ROLLBACK_POINTS,
     },
   },
   {
@@ -195,15 +200,7 @@ const SCENARIOS: Scenario[] = [
     cleanExit: 0,
     versions: { before: "1.8.0", after: "1.7.48" },
     points: {
-      "rollback:journal-written": "before",
-      "rollback:flag-raised": "before",
-      "rollback:moves-applied": "before",
-      "rollback:committed": "after",
-      "rollback:metadata-written": "after",
-      "rollback:flag-lowered": "after",
-      "rollback:manifest-written": "after",
-      "rollback:records-written": "after",
-      "rollback:journal-removed": "after",
+      ...ROLLBACK_POINTS,
     },
     check: withUserCheck,
   },
