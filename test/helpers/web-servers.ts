@@ -110,6 +110,15 @@ export async function startPhpFpm(dir: string, o: FpmOptions = {}): Promise<{ so
   const socket = path.join(dir, "fpm.sock");
   const conf = path.join(dir, "php-fpm.conf");
   const errorLog = path.join(dir, "fpm-error.log");
+  // The pool runs as the web user, who may not be able to enter the checkout (a clone in a
+  // 0700 mktemp folder): it reads a copy of the prepend file from the test's own folder.
+  let prepend = o.prepend ?? null;
+  if (prepend) {
+    const copy = path.join(dir, path.basename(prepend));
+    await fsp.copyFile(prepend, copy);
+    await fsp.chmod(copy, 0o644);
+    prepend = copy;
+  }
   await fsp.writeFile(
     conf,
     [
@@ -131,7 +140,7 @@ export async function startPhpFpm(dir: string, o: FpmOptions = {}): Promise<{ so
       "php_admin_flag[display_errors] = on",
       "php_admin_value[error_reporting] = E_ALL",
       `php_admin_value[error_log] = ${path.join(dir, "php-error.log")}`,
-      ...(o.prepend ? [`php_admin_value[auto_prepend_file] = ${o.prepend}`] : []),
+      ...(prepend ? [`php_admin_value[auto_prepend_file] = ${prepend}`] : []),
       "",
     ].join("\n"),
   );
