@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { tmpDir, makeSite, makeFeed, runGpm, type RunResult } from "../helpers/fixtures.js";
+import { tmpDir, makeSite, makeFeed, cliAt, type RunResult } from "../helpers/fixtures.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON documents under test */
 
@@ -15,14 +15,7 @@ describe("e2e: pins, the live tree's source, retention keeps the way back", func
     const root = path.join(base, "site");
     await makeSite(root, "1.7.0", { config: { keep } });
     const feed = await makeFeed(path.join(base, "feed"), versions.map((version) => ({ version })));
-    const gpm = (...a: string[]): Promise<RunResult> => runGpm([...a, "--root", root, "--feed", feed]);
-    const json = async (...a: string[]): Promise<Record<string, any>> => {
-      const r = await gpm(...a, "--json");
-      const doc = JSON.parse(r.stdout);
-      assert.equal(doc.exitCode, r.code, r.stderr);
-      return doc;
-    };
-    return { root, gpm, json };
+    return { root, ...cliAt(root, feed) };
   };
   const ids = async (root: string): Promise<string[]> => (await fsp.readdir(path.join(root, "snapshots"))).filter((n) => !n.startsWith(".")).sort();
   const manifest = async (root: string, id: string): Promise<any> => JSON.parse(await fsp.readFile(path.join(root, "snapshots", id, "manifest.json"), "utf8"));

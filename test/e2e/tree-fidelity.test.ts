@@ -3,7 +3,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import crypto from "node:crypto";
-import { tmpDir, makeSite, makeFeed, releaseTree, runGpm, treeState, treeHash, nameKey, type RunResult } from "../helpers/fixtures.js";
+import { tmpDir, makeSite, makeFeed, releaseTree, cliAt, treeState, treeHash, nameKey, type RunResult } from "../helpers/fixtures.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON documents under test */
 
@@ -29,14 +29,7 @@ describe("e2e: tree fidelity — linked user/, sparse files, names that are not 
     await extra(root, base);
     const tree = o.postUpgrade ? releaseTree("1.7.1", { extra: { "bin/post.mjs": o.postUpgrade } }) : undefined;
     const feed = await makeFeed(path.join(base, "feed"), [{ version: "1.7.1", ...(tree ? { tree } : {}) }]);
-    const gpm = (...a: string[]): Promise<RunResult> => runGpm([...a, "--root", root, "--feed", feed]);
-    const json = async (...a: string[]): Promise<Record<string, any>> => {
-      const r = await gpm(...a, "--json");
-      const doc = JSON.parse(r.stdout);
-      assert.equal(doc.exitCode, r.code, r.stderr);
-      return doc;
-    };
-    return { base, root, gpm, json };
+    return { base, root, ...cliAt(root, feed) };
   };
   const ok = async (s: Site, ...a: string[]): Promise<RunResult> => {
     const r = await s.gpm(...a);

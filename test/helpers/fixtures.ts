@@ -301,6 +301,21 @@ export async function treeState(dir: string, opts: { exclude?: (rel: string) => 
   return out;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON documents under test
+type Doc = Record<string, any>;
+
+/** The real CLI bound to one site and feed: `gpm(...)` runs it, `json(...)` adds --json and checks the document's exitCode is the process's. */
+export function cliAt(root: string, feed: string): { gpm: (...a: string[]) => Promise<RunResult>; json: (...a: string[]) => Promise<Doc> } {
+  const gpm = (...a: string[]): Promise<RunResult> => runGpm([...a, "--root", root, "--feed", feed]);
+  const json = async (...a: string[]): Promise<Doc> => {
+    const r = await gpm(...a, "--json");
+    const doc = JSON.parse(r.stdout) as Doc;
+    if (doc.exitCode !== r.code) throw new Error(`exitCode ${String(doc.exitCode)} in the JSON, ${String(r.code)} from the process: ${r.stderr}`);
+    return doc;
+  };
+  return { gpm, json };
+}
+
 /** One hash of a whole tree (for "byte for byte" assertions). */
 export async function treeHash(dir: string, opts: { exclude?: (rel: string) => boolean } = {}): Promise<string> {
   return crypto.createHash("sha256").update(JSON.stringify(await treeState(dir, opts))).digest("hex");
