@@ -30,8 +30,25 @@ import { build } from "esbuild";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const OUT = path.join(REPO, "dist", "bundle", "gpm");
 
+/**
+ * zod's `export * as locales` pulls its 64 locales (~400 KB of the 755 KB zod
+ * chunk) into every command that validates a state file; gpm speaks English
+ * only (zod registers `en` itself, lib/… never names `z.locales`), so the
+ * namespace is bundled empty.
+ */
+const zodWithoutLocales = {
+  name: "zod-without-locales",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core|mini)$/.test(args.resolveDir) ? { path: "zod-locales", namespace: "zod-without-locales" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-without-locales" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
+
 await build({
   absWorkingDir: REPO,
+  plugins: [zodWithoutLocales],
   entryPoints: { main: "lib/cli/main.ts", "extract-worker": "lib/stage/extract-worker.ts", "snapshot-user": "lib/stage/snapshot-user.ts" },
   outdir: OUT,
   bundle: true,
