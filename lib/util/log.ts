@@ -28,6 +28,7 @@ let pinoModule: Pino | undefined;
  * tsc's output (unit tests) it comes from node_modules.
  */
 function loadPino(): Pino {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, deferred load is the point (see above)
   pinoModule ??= (typeof require === "function" ? require("pino") : createRequire(import.meta.url)("pino")) as Pino;
   return pinoModule;
 }
