@@ -1,7 +1,8 @@
+import fs from "node:fs";
 import fsp from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { errnoCode, fail } from "../util/errors.js";
-import { lstatOrNull } from "../util/fsx.js";
+import { lstatOrNull, lstatOrNullSync } from "../util/fsx.js";
 import type { EntryId } from "./journal.js";
 import { renameFault } from "../util/seams.js";
 import { fsPath, hasRawBytes } from "../util/byte-names.js";
@@ -26,6 +27,16 @@ export async function renameEntry(from: string, to: string): Promise<void> {
   await fsp.rename(fsPath(from), fsPath(to));
 }
 
+/**
+ * renameEntry as one synchronous system call, for the moves inside the swap
+ * window (see applyMoves): the same fault seams.
+ */
+export function renameEntrySync(from: string, to: string): void {
+  const fault = renameFault(from, to);
+  if (fault) throw injected(fault, "rename", from);
+  fs.renameSync(fsPath(from), fsPath(to));
+}
+
 /** Copy a whole entry exactly: modes, times, and links verbatim (never rewritten or followed). */
 export async function copyEntry(from: string, to: string): Promise<void> {
   // fs.cp takes string paths only; a name that is not UTF-8 cannot cross devices that way.
@@ -40,7 +51,16 @@ export async function removeEntry(p: string): Promise<void> {
 /** Does `p` hold the entry with this identity? */
 export async function holds(p: string, id: EntryId | undefined): Promise<Stats | null> {
   if (!id) return null;
-  const st = await lstatOrNull(p);
+  return sameEntry(await lstatOrNull(p), id);
+}
+
+/** holds, synchronously (the swap's moves). */
+export function holdsSync(p: string, id: EntryId | undefined): Stats | null {
+  if (!id) return null;
+  return sameEntry(lstatOrNullSync(p), id);
+}
+
+function sameEntry(st: Stats | null, id: EntryId): Stats | null {
   if (!st || st.ino !== id.ino || st.dev !== id.dev) return null;
   return id.birth && st.birthtimeMs && st.birthtimeMs !== id.birth ? null : st;
 }

@@ -8,7 +8,7 @@ import { killPoint, killAfterMove } from "../util/seams.js";
 import type { Installation } from "../install/installation.js";
 import type { Logger } from "../util/log.js";
 import { readJournal, writeJournal, removeJournal, abs, type Journal, type Move, type TxKind, type EntryId, type UserLink } from "./journal.js";
-import { renameEntry, copyEntry, removeEntry, holds, identify, isExdev } from "./fs-ops.js";
+import { renameEntry, renameEntrySync, copyEntry, removeEntry, holds, holdsSync, identify, isExdev } from "./fs-ops.js";
 import { mkdirp } from "../util/owner.js";
 import { releaseDrain } from "../web/guard.js";
 import { setAsideAppeared, topLevelNames } from "./appeared.js";
@@ -168,16 +168,21 @@ async function moveForward(inst: Installation, j: Journal, i: number, log: Logge
   const from = abs(inst, m.from);
   const to = abs(inst, m.to);
   const ids = identities(j, i);
-  if (await holdsAny(to, ids)) {
+  // Synchronous checks and rename: the moves are the swap window, and each
+  // awaited call was a thread-pool round trip — 14 moves of an upgrade took
+  // ~3 ms, 18 of a rollback ~5-10 ms (42 lstat + 14 rename calls); as system
+  // calls back to back they take a fraction of that. Nothing else needs the
+  // event loop in these few ms (a signal is seen at the next checkAbort).
+  if (holdsAnySync(to, ids)) {
     await retire(from, ids, j, i);
     return;
   }
-  if (!(await holdsAny(from, ids))) {
+  if (!holdsAnySync(from, ids)) {
     if (m.optional) return;
     throw fail(`${m.from} changed or vanished during the transaction`, "nothing was lost: gpm restores the previous tree");
   }
   try {
-    await renameEntry(from, to);
+    renameEntrySync(from, to);
   } catch (err) {
     if (!isExdev(err)) throw err;
     log.warn({ from: m.from, to: m.to }, "rename crosses devices; copying instead (slower, still journaled)");
@@ -256,6 +261,10 @@ function knownTo(j: Journal, st: Stats): boolean {
   return all.some((id) => id.dev === st.dev && id.ino === st.ino && (!id.birth || !st.birthtimeMs || id.birth === st.birthtimeMs));
 }
 
+function holdsAnySync(p: string, ids: EntryId[]): boolean {
+  return ids.some((id) => holdsSync(p, id) !== null);
+}
+
 async function holdsAny(p: string, ids: EntryId[]): Promise<boolean> {
   for (const id of ids) if (await holds(p, id)) return true;
   return false;
@@ -285,11 +294,14 @@ async function syncParents(inst: Installation, moves: Move[]): Promise<void> {
     dirs.add(path.dirname(abs(inst, m.from)));
     dirs.add(path.dirname(abs(inst, m.to)));
   }
-  for (const d of dirs) {
-    try {
-      await fsyncDir(d);
-    } catch (err) {
-      if (errnoCode(err) !== "ENOENT") throw err;
-    }
-  }
+  // Together, not one after another: the first fsync commits the file
+  // system's journal with every rename in it, the others find little left
+  // (one by one, 3-4 folders cost 1.4-2.3 ms of the swap).
+  await Promise.all(
+    [...dirs].map((d) =>
+      fsyncDir(d).catch((err: unknown) => {
+        if (errnoCode(err) !== "ENOENT") throw err;
+      }),
+    ),
+  );
 }

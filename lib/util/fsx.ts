@@ -91,6 +91,16 @@ export async function lstatOrNull(p: string): Promise<fs.Stats | null> {
   }
 }
 
+/** lstatOrNull without a thread-pool round trip (the swap's moves, lib/txn/transaction.ts). */
+export function lstatOrNullSync(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(fsPath(p));
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return null;
+    throw err;
+  }
+}
+
 export async function exists(p: string): Promise<boolean> {
   return (await lstatOrNull(p)) !== null;
 }
